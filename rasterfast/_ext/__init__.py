@@ -1,0 +1,1 @@
+"""Private compiled kernels (Cython sources in ext/)."""

@@ -1,0 +1,332 @@
+"""StrokeBatch: many drawings as flat columns, the one in-memory form of every kernel.
+
+The layout is that of an Arrow ``list<list<point>>`` column: points of all
+drawings end to end in ``x``, ``y`` (and ``t``), strokes delimited by
+``stroke_offsets`` into the points, drawings by ``drawing_offsets`` into the
+strokes. Kernels read and write these arrays directly; no kernel sees Python
+lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import Reject
+
+__all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP"]
+
+#: ``"simplified"``: integer coordinates 0-255 (Google's simplified data, Kaggle's
+#: ``train_simplified``); ``"raw"``: float coordinates in the drawing's own frame
+#: with times in milliseconds.
+KINDS = ("simplified", "raw")
+COORD_DTYPES = {"simplified": np.dtype(np.int16), "raw": np.dtype(np.float32)}
+#: The value of ``timestamp`` when the input does not give one.
+NO_TIMESTAMP = np.datetime64("NaT", "us")
+
+_PER_DRAWING = ("key_id", "label", "word", "countrycode", "recognized", "timestamp",
+                "source_id", "record")
+
+
+def _empty(dtype, n=0):
+    return np.zeros(n, dtype=dtype)
+
+
+@dataclass(eq=False, repr=False)
+class StrokeBatch:
+    """Drawings as flat columns (N drawings, S strokes, P points).
+
+    Attributes
+    ----------
+    kind : {"simplified", "raw"}
+        What the coordinates are: ``int16`` 0-255, or ``float32`` in the raw frame.
+    x, y : ndarray, shape (P,)
+        Point coordinates, ``int16`` (simplified) or ``float32`` (raw).
+    t : ndarray, shape (P,) or (0,)
+        ``int32`` milliseconds for raw drawings (and simplified ones made from
+        raw by :func:`rasterfast.simplify`), empty when the input has no times.
+    stroke_offsets : ndarray of int64, shape (S + 1,)
+        Stroke ``j`` is points ``stroke_offsets[j]:stroke_offsets[j + 1]``.
+    drawing_offsets : ndarray of int64, shape (N + 1,)
+        Drawing ``i`` is strokes ``drawing_offsets[i]:drawing_offsets[i + 1]``.
+    key_id : ndarray of uint64, shape (N,)
+        0 when unknown.
+    label : ndarray of int16, shape (N,)
+        Index of ``word`` in the word list given to the reader; -1 when unknown.
+    word, countrycode : ndarray of object (str), shape (N,)
+        ``""`` when unknown.
+    recognized : ndarray of int8, shape (N,)
+        1, 0, or -1 when unknown.
+    timestamp : ndarray of datetime64[us], shape (N,)
+        When the drawing was made (UTC); ``NaT`` when unknown.
+    source_id, record : ndarray of int32 / int64, shape (N,)
+        Where each drawing came from: ``sources[source_id]`` and the 0-based
+        record number within it.
+    sources : tuple of str
+        The names of the inputs.
+    rejects : list of Reject
+        Drawings that were given but left out (``on_error="skip"`` or ``"warn"``).
+    """
+
+    kind: str
+    x: np.ndarray
+    y: np.ndarray
+    t: np.ndarray
+    stroke_offsets: np.ndarray
+    drawing_offsets: np.ndarray
+    key_id: np.ndarray
+    label: np.ndarray
+    word: np.ndarray
+    countrycode: np.ndarray
+    recognized: np.ndarray
+    timestamp: np.ndarray
+    source_id: np.ndarray
+    record: np.ndarray
+    sources: tuple = ("<input>",)
+    rejects: list = field(default_factory=list)
+
+    # -- construction --------------------------------------------------------------
+    @classmethod
+    def from_columns(cls, kind, x, y, t, stroke_offsets, drawing_offsets, *, sources=("<input>",),
+                     rejects=None, **per_drawing) -> StrokeBatch:
+        """Build a batch from its stroke columns; per-drawing columns default to "unknown".
+
+        ``per_drawing`` takes any of ``key_id, label, word, countrycode, recognized,
+        timestamp, source_id, record``; ``record`` defaults to ``0..N-1``.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        unknown = set(per_drawing) - set(_PER_DRAWING)
+        if unknown:
+            raise TypeError(f"unknown per-drawing columns {sorted(unknown)}; valid: {_PER_DRAWING}")
+        drawing_offsets = np.asarray(drawing_offsets, dtype=np.int64)
+        n = len(drawing_offsets) - 1
+        defaults = {
+            "key_id": lambda: _empty(np.uint64, n),
+            "label": lambda: np.full(n, -1, np.int16),
+            "word": lambda: np.full(n, "", object),
+            "countrycode": lambda: np.full(n, "", object),
+            "recognized": lambda: np.full(n, -1, np.int8),
+            "timestamp": lambda: np.full(n, NO_TIMESTAMP),
+            "source_id": lambda: _empty(np.int32, n),
+            "record": lambda: np.arange(n, dtype=np.int64),
+        }
+        dtypes = {"key_id": np.uint64, "label": np.int16, "word": object, "countrycode": object,
+                  "recognized": np.int8, "timestamp": "datetime64[us]", "source_id": np.int32,
+                  "record": np.int64}
+        cols = {}
+        for name in _PER_DRAWING:
+            v = per_drawing.get(name)
+            cols[name] = defaults[name]() if v is None else np.asarray(v, dtype=dtypes[name])
+        dt = COORD_DTYPES[kind]
+        batch = cls(
+            kind=kind,
+            x=np.asarray(x, dtype=dt),
+            y=np.asarray(y, dtype=dt),
+            t=np.asarray(t if t is not None else (), dtype=np.int32),
+            stroke_offsets=np.asarray(stroke_offsets, dtype=np.int64),
+            drawing_offsets=drawing_offsets,
+            sources=tuple(sources),
+            rejects=list(rejects or ()),
+            **cols,
+        )
+        batch.validate()
+        return batch
+
+    @classmethod
+    def from_lists(cls, drawings: Sequence, kind: str, **per_drawing) -> StrokeBatch:
+        """Build a batch from drawings as nested lists (``json.loads`` of the drawing text).
+
+        Slow (Python per point): for tests, references and small inputs.
+
+        Examples
+        --------
+        >>> b = StrokeBatch.from_lists([[[[0, 10], [0, 5]]], [[[1], [2]], [[3, 4], [5, 6]]]],
+        ...                            "simplified")
+        >>> len(b), b.num_strokes, b.num_points
+        (2, 3, 5)
+        >>> b.drawing(1)[1]
+        array([[3, 4],
+               [5, 6]], dtype=int16)
+        """
+        xs, ys, ts, so, do = [], [], [], [0], [0]
+        timed = None
+        for drawing in drawings:
+            for stroke in drawing:
+                if timed is None:
+                    timed = len(stroke) >= 3
+                xs.extend(stroke[0])
+                ys.extend(stroke[1])
+                if timed:
+                    ts.extend(stroke[2])
+                so.append(len(xs))
+            do.append(len(so) - 1)
+        return cls.from_columns(kind, xs, ys, ts if timed else None, so, do, **per_drawing)
+
+    @classmethod
+    def empty(cls, kind: str, sources=("<input>",)) -> StrokeBatch:
+        """A batch of no drawings."""
+        return cls.from_columns(kind, [], [], None, [0], [0], sources=sources)
+
+    # -- shape -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.drawing_offsets) - 1
+
+    @property
+    def num_strokes(self) -> int:
+        """Number of strokes of all drawings."""
+        return len(self.stroke_offsets) - 1
+
+    @property
+    def num_points(self) -> int:
+        """Number of points of all drawings."""
+        return len(self.x)
+
+    @property
+    def has_time(self) -> bool:
+        """Whether every point has a time ``t``."""
+        return len(self.t) == len(self.x) and (len(self.x) > 0 or self.kind == "raw")
+
+    def strokes_per_drawing(self) -> np.ndarray:
+        """Number of strokes of each drawing (int64, shape (N,))."""
+        return np.diff(self.drawing_offsets)
+
+    def points_per_drawing(self) -> np.ndarray:
+        """Number of points of each drawing (int64, shape (N,))."""
+        return np.diff(self.stroke_offsets[self.drawing_offsets])
+
+    def source_of(self, i: int) -> str:
+        """The name of the input drawing ``i`` came from."""
+        return self.sources[self.source_id[i]]
+
+    def drawing(self, i: int) -> list[np.ndarray]:
+        """Drawing ``i`` as a list of strokes, each an array shaped like the input.
+
+        ``(2, n)`` for simplified drawings (int16), ``(3, n)`` when there are times
+        (raw drawings: float64, so that large times stay exact).
+        """
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"drawing index {i} out of range for a batch of {n}")
+        i %= n
+        s0, s1 = self.drawing_offsets[i], self.drawing_offsets[i + 1]
+        timed = self.has_time
+        out = []
+        for j in range(s0, s1):
+            p0, p1 = self.stroke_offsets[j], self.stroke_offsets[j + 1]
+            rows = [self.x[p0:p1], self.y[p0:p1]]
+            if timed:
+                rows.append(self.t[p0:p1])
+                out.append(np.stack(rows).astype(np.result_type(self.x.dtype, np.int32)))
+            else:
+                out.append(np.stack(rows))
+        return out
+
+    def to_lists(self, i: int) -> list:
+        """Drawing ``i`` as nested Python lists, as ``json.loads`` gives it."""
+        return [s.tolist() for s in self.drawing(i)]
+
+    # -- checks -------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check the invariants of the layout; raise ``ValueError`` naming the first broken one."""
+        n, so, do = len(self), self.stroke_offsets, self.drawing_offsets
+        if len(do) < 1 or do[0] != 0 or np.any(np.diff(do) < 0) or do[-1] != len(so) - 1:
+            raise ValueError("drawing_offsets must start at 0, not decrease, and end at num_strokes")
+        if len(so) < 1 or so[0] != 0 or np.any(np.diff(so) < 0) or so[-1] != len(self.x):
+            raise ValueError("stroke_offsets must start at 0, not decrease, and end at num_points")
+        if len(self.y) != len(self.x):
+            raise ValueError(f"x and y differ in length: {len(self.x)} vs {len(self.y)}")
+        if len(self.t) not in (0, len(self.x)):
+            raise ValueError(f"t must be empty or as long as x ({len(self.x)}), got {len(self.t)}")
+        for name in _PER_DRAWING:
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} values for {n} drawings")
+        if n and (self.source_id.min() < 0 or self.source_id.max() >= len(self.sources)):
+            raise ValueError("source_id out of range of sources")
+
+    def __repr__(self) -> str:
+        return (f"StrokeBatch(kind={self.kind!r}, drawings={len(self)}, strokes={self.num_strokes}, "
+                f"points={self.num_points}, time={self.has_time}, rejects={len(self.rejects)})")
+
+    # -- reshaping ---------------------------------------------------------------------
+    def take(self, indices) -> StrokeBatch:
+        """A new batch of the drawings at ``indices``, in that order (rejects are not carried)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"indices out of range for a batch of {n}")
+        idx = idx % max(n, 1)
+        do, so = self.drawing_offsets, self.stroke_offsets
+        s_start, s_len = do[idx], do[idx + 1] - do[idx]
+        strokes = _ranges(s_start, s_len)
+        p_start, p_len = so[strokes], so[strokes + 1] - so[strokes]
+        points = _ranges(p_start, p_len)
+        new_so = np.concatenate([[0], np.cumsum(p_len)]).astype(np.int64)
+        new_do = np.concatenate([[0], np.cumsum(s_len)]).astype(np.int64)
+        return StrokeBatch(
+            kind=self.kind, x=self.x[points], y=self.y[points],
+            t=self.t[points] if len(self.t) else self.t.copy(),
+            stroke_offsets=new_so, drawing_offsets=new_do,
+            sources=self.sources, rejects=[],
+            **{name: getattr(self, name)[idx] for name in _PER_DRAWING},
+        )
+
+    @classmethod
+    def concat(cls, batches: Iterable[StrokeBatch]) -> StrokeBatch:
+        """One batch of all drawings of ``batches`` in order; sources and rejects are merged."""
+        batches = list(batches)
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        kinds = {b.kind for b in batches}
+        if len(kinds) != 1:
+            raise ValueError(f"cannot concatenate batches of different kinds: {sorted(kinds)}")
+        timed = {b.has_time for b in batches if b.num_points}
+        if len(timed) > 1:
+            raise ValueError("cannot concatenate batches with and without times")
+        sources: list[str] = []
+        index: dict[str, int] = {}
+        remaps = []
+        for b in batches:
+            remap = np.array([index.setdefault(s, len(index)) for s in b.sources] or [0], np.int32)
+            remaps.append(remap)
+        sources = list(index)
+        so_parts, do_parts, p_base, s_base = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)], 0, 0
+        for b in batches:
+            so_parts.append(b.stroke_offsets[1:] + p_base)
+            do_parts.append(b.drawing_offsets[1:] + s_base)
+            p_base += b.num_points
+            s_base += b.num_strokes
+        keep_t = timed == {True}
+        return cls(
+            kind=batches[0].kind,
+            x=np.concatenate([b.x for b in batches]),
+            y=np.concatenate([b.y for b in batches]),
+            t=np.concatenate([b.t for b in batches]) if keep_t else np.zeros(0, np.int32),
+            stroke_offsets=np.concatenate(so_parts),
+            drawing_offsets=np.concatenate(do_parts),
+            sources=tuple(sources) or ("<input>",),
+            rejects=[r for b in batches for r in b.rejects],
+            source_id=np.concatenate([m[b.source_id] for m, b in zip(remaps, batches)]),
+            **{name: np.concatenate([getattr(b, name) for b in batches])
+               for name in _PER_DRAWING if name != "source_id"},
+        )
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + l)`` for each pair, vectorised."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lengths)
+    out = np.ones(total, np.int64)
+    nz = lengths > 0
+    first = np.concatenate([[0], ends[:-1]])[nz]
+    s = np.asarray(starts, np.int64)[nz]
+    # at the first slot of each range, jump from the previous range's last value to its start
+    prev_last = np.concatenate([[0], (s + lengths[nz] - 1)[:-1]])
+    out[first] = s - prev_last
+    out[0] = s[0]
+    return np.cumsum(out)

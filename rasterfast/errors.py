@@ -1,0 +1,63 @@
+"""Exceptions and the one policy for bad records (``on_error``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["StrokeParseError", "InputReadError", "Reject", "ON_ERROR", "check_on_error"]
+
+#: The accepted values of every ``on_error`` argument. ``"warn"`` skips like
+#: ``"skip"`` and then emits one warning with the count.
+ON_ERROR = ("raise", "warn", "skip")
+
+
+def check_on_error(on_error: str) -> str:
+    """Return ``on_error`` unchanged, or raise ``ValueError`` listing the valid values."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    return on_error
+
+
+class Reject(NamedTuple):
+    """One drawing that was left out, and why.
+
+    ``record`` is the 0-based record number within ``source`` (data rows of a
+    CSV, lines of an ndjson file, records of a ``.bin`` file, items of a
+    sequence given to :func:`rasterfast.parse_drawings`); ``offset`` the byte
+    offset of the problem within the drawing text (-1 when not applicable).
+    """
+
+    source: str
+    record: int
+    offset: int
+    reason: str
+
+
+class StrokeParseError(ValueError):
+    """A drawing that cannot be read: names the source, record, byte offset and reason."""
+
+    def __init__(self, reason: str, source: str = "<input>", record: int = -1, offset: int = -1):
+        self.reason = reason
+        self.source = source
+        self.record = record
+        self.offset = offset
+        where = f"{source}, record {record}" if record >= 0 else source
+        if offset >= 0:
+            where += f", byte {offset}"
+        super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self):  # keep the fields across processes (Dask, multiprocessing)
+        return (type(self), (self.reason, self.source, self.record, self.offset))
+
+    def to_reject(self) -> Reject:
+        """Return the :class:`Reject` that describes this error."""
+        return Reject(self.source, self.record, self.offset, self.reason)
+
+
+class InputReadError(StrokeParseError):
+    """An input file that cannot be read as a whole or from some point on.
+
+    A broken gzip stream, a CSV without its ``drawing`` column, a truncated
+    ``.bin`` record: the drawings before the problem are kept, the rest of the
+    file is one reject with ``record`` = the first record that was lost.
+    """
