@@ -1,0 +1,41 @@
+"""Write one benchmark's section of bench/RESULTS.md, leaving the other sections as they are.
+
+Each benchmark owns the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = "# Benchmark results\n\nLatest figures of each benchmark in bench/; each section is rewritten by its script.\n"
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) section ``name`` of RESULTS.md with ``body`` plus machine and date."""
+    stamp = f"_{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}_\n\n"
+    block = f"<!-- {name}:start -->\n{stamp}{body.rstrip()}\n<!-- {name}:end -->"
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
