@@ -1,0 +1,617 @@
+# cython: language_level=3
+"""Private kernel: drawing text (the ``drawing`` field of Quick, Draw! files) to flat columns.
+
+One call parses many drawings held end to end in one byte buffer, without the
+GIL and without a Python object per drawing. The grammar is the JSON subset
+that the files use, and nothing else::
+
+    drawing := ws '[' ws stroke (ws ',' ws stroke)* ws ']' ws
+    stroke  := '[' ws list ws ',' ws list (ws ',' ws list)? ws ']'   (x, y[, t])
+    list    := '[' ws number (ws ',' ws number)* ws ']'
+    ws      := (' ' | '\t' | '\n' | '\r')*
+
+Numbers follow JSON's grammar (``-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?``).
+Simplified drawings take integers 0-255 in two lists per stroke; raw drawings
+take any finite number for x and y (stored as float32, rounded once from the
+exact decimal like ``float32(json.loads(text))``) and integer milliseconds that
+fit int32 for t, in three lists per stroke.
+
+Every write goes through a capacity check; every problem becomes a status code
+(see ``E_*`` below and ``rasterfast.parse._REASONS``), never a crash.
+
+References
+----------
+W. D. Clinger, "How to read floating point numbers accurately", PLDI 1990:
+the exact fast path (mantissa <= 2**53, power of ten <= 1e22).
+"""
+
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t, uint8_t
+from libc.stdlib cimport strtod, malloc, free
+from libc.string cimport memcpy
+from libc.math cimport fabs, nextafterf, isinf, HUGE_VALF
+
+import numpy as np
+
+# Status codes. Keep in step with rasterfast/parse.py::_REASONS (the one place
+# where they become messages).
+cdef enum:
+    OK = 0
+    E_EXPECT_DRAWING = 1       # expected '[' opening the drawing
+    E_EXPECT_STROKE = 2        # expected '[' opening a stroke
+    E_EXPECT_LIST = 3          # expected '[' opening a coordinate list
+    E_EXPECT_NUMBER = 4
+    E_EXPECT_LIST_SEP = 5      # expected ',' or ']' inside a list
+    E_EXPECT_STROKE_SEP = 6    # expected ',' or ']' after a list
+    E_EXPECT_DRAWING_SEP = 7   # expected ',' or ']' after a stroke
+    E_TRAILING = 8
+    E_TRUNCATED = 9
+    E_EMPTY_STROKE = 10
+    E_LENGTH_MISMATCH = 11     # detail1 = list index (1: y, 2: t), detail2 = count, detail3 = x count
+    E_TOO_FEW_LISTS = 12       # detail1 = lists found
+    E_TOO_MANY_LISTS = 13
+    E_NOT_INTEGER = 14         # detail1 = list index
+    E_OUT_OF_RANGE = 15        # simplified coordinate outside 0-255
+    E_TOO_LARGE = 16           # detail1 = list index
+    E_NONFINITE = 17
+    E_EMPTY_DRAWING = 18
+    E_TOO_MANY_POINTS = 19     # detail1 = limit
+    E_TOO_MANY_STROKES = 20    # detail1 = limit
+    E_NULL = 21
+    E_BAD_NUMBER = 22
+    E_CAPACITY = 23            # internal: output buffer too small (a bug, not bad input)
+
+cdef int MAX_NUMBER_CHARS = 400
+
+# Exact powers of ten representable as doubles (Clinger's fast path).
+cdef double[23] POW10
+cdef int _k
+POW10[0] = 1.0
+for _k in range(1, 23):
+    POW10[_k] = POW10[_k - 1] * 10.0
+
+
+cdef struct Cursor:
+    const uint8_t* start   # first byte of this drawing's text
+    const uint8_t* p
+    const uint8_t* end
+    int64_t detail1
+    int64_t detail2
+    int64_t detail3
+
+
+cdef inline void _skip_ws(Cursor* c) noexcept nogil:
+    while c.p < c.end and (c.p[0] == 32 or c.p[0] == 9 or c.p[0] == 10 or c.p[0] == 13):
+        c.p += 1
+
+
+cdef inline int _expect(Cursor* c, uint8_t ch, int code) noexcept nogil:
+    """Consume ``ch`` after whitespace, or return ``code`` (E_TRUNCATED at the end)."""
+    _skip_ws(c)
+    if c.p >= c.end:
+        return E_TRUNCATED
+    if c.p[0] != ch:
+        c.detail1 = c.p[0]
+        return code
+    c.p += 1
+    return OK
+
+
+cdef inline bint _is_digit(uint8_t ch) noexcept nogil:
+    return 48 <= ch <= 57
+
+
+cdef inline int _scan_number(Cursor* c, uint64_t* mantissa, int64_t* exp10, bint* exact,
+                             bint* negative, bint* integral) noexcept nogil:
+    """Read one JSON number: up to 19 significant digits in ``mantissa``, value =
+    mantissa * 10**exp10; ``exact`` is false when non-zero digits were dropped.
+
+    Works on local copies and stores the results once at the end: stores
+    through the out-pointers inside the digit loops would be reloaded at every
+    digit (they may alias the cursor), which halved the speed."""
+    cdef const uint8_t* p = c.p
+    cdef const uint8_t* end = c.end
+    cdef const uint8_t* begin = p
+    cdef int ndigits = 0
+    cdef int64_t e = 0, ev = 0
+    cdef uint64_t m = 0
+    cdef bint eneg = False, ex = True, integ = True, neg = False
+    cdef int status = OK
+    # Fast path: a plain unsigned integer of up to 18 digits (all simplified
+    # coordinates, all times).
+    while p < end and _is_digit(p[0]) and ndigits < 18:
+        m = m * 10 + (p[0] - 48)
+        ndigits += 1
+        p += 1
+    if ndigits and not (ndigits > 1 and begin[0] == 48) and (
+            p >= end or not (_is_digit(p[0]) or p[0] == 46 or p[0] == 101 or p[0] == 69)):
+        c.p = p
+        mantissa[0] = m
+        exp10[0] = 0
+        exact[0] = True
+        negative[0] = False
+        integral[0] = True
+        return OK
+    p = begin
+    m = 0
+    ndigits = 0
+    if p < end and p[0] == 45:  # '-'
+        neg = True
+        p += 1
+    if p >= end:
+        c.p = p
+        return E_TRUNCATED
+    if not _is_digit(p[0]):
+        c.p = begin
+        # NaN, Infinity, -Infinity: JSON has no such numbers; say so plainly.
+        if p[0] == 78 or p[0] == 73 or p[0] == 110 or p[0] == 105:
+            return E_NONFINITE
+        c.detail1 = p[0]
+        return E_EXPECT_NUMBER if not neg else E_BAD_NUMBER
+    if p[0] == 48:  # a leading 0 stands alone
+        p += 1
+        if p < end and _is_digit(p[0]):
+            c.p = begin
+            return E_BAD_NUMBER
+    else:
+        while p < end and _is_digit(p[0]):
+            if ndigits < 19:
+                m = m * 10 + (p[0] - 48)
+                ndigits += 1
+            else:
+                e += 1
+                if p[0] != 48:
+                    ex = False
+            p += 1
+    if p < end and p[0] == 46:  # '.'
+        integ = False
+        p += 1
+        if p >= end or not _is_digit(p[0]):
+            c.p = p
+            return E_BAD_NUMBER if p < end else E_TRUNCATED
+        while p < end and _is_digit(p[0]):
+            if ndigits < 19 and not (m == 0 and p[0] == 48):
+                m = m * 10 + (p[0] - 48)
+                ndigits += 1
+                e -= 1
+            elif m == 0:
+                e -= 1          # leading zeros of the fraction: only move the point
+            elif p[0] != 48:
+                ex = False
+            p += 1
+    if p < end and (p[0] == 101 or p[0] == 69):  # 'e' 'E'
+        integ = False
+        p += 1
+        if p < end and (p[0] == 43 or p[0] == 45):
+            eneg = p[0] == 45
+            p += 1
+        if p >= end or not _is_digit(p[0]):
+            c.p = p
+            return E_BAD_NUMBER if p < end else E_TRUNCATED
+        while p < end and _is_digit(p[0]):
+            if ev < 100000:
+                ev = ev * 10 + (p[0] - 48)
+            p += 1
+        e += -ev if eneg else ev
+    c.p = p
+    if p - begin > MAX_NUMBER_CHARS:
+        c.p = begin
+        return E_BAD_NUMBER
+    mantissa[0] = m
+    exp10[0] = e
+    exact[0] = ex
+    negative[0] = neg
+    integral[0] = integ
+    return OK
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    static inline uint64_t rf_load64(const uint8_t* p) { uint64_t w; memcpy(&w, p, 8); return w; }
+    static inline int rf_ctz64(uint64_t w) { return __builtin_ctzll(w); }
+    static inline int rf_little_endian(void) { const uint16_t one = 1; return *(const uint8_t*)&one; }
+    #define RF_HI 0xF0F0F0F0F0F0F0F0ULL
+    #define RF_ZEROS 0x3030303030303030ULL
+    #define RF_SIXES 0x0606060606060606ULL
+    #define RF_MASK1 0x000000FF000000FFULL
+    """
+    const uint64_t RF_HI, RF_ZEROS, RF_SIXES, RF_MASK1
+    uint64_t rf_load64(const uint8_t* p) noexcept nogil
+    int rf_ctz64(uint64_t w) noexcept nogil
+    int rf_little_endian() noexcept nogil
+
+cdef bint LITTLE_ENDIAN = rf_little_endian()
+
+
+cdef inline bint _scan_uint_swar(Cursor* c, uint64_t* value) noexcept nogil:
+    """Read a plain unsigned integer of 1-7 digits eight bytes at a time.
+
+    Returns False (consuming nothing) when the text does not allow it: fewer
+    than 8 bytes left, no digit, 8 or more digits, a leading zero, or a
+    fraction or exponent after the digits. Then the general scanner decides.
+
+    Byte k of the little-endian word is the k-th character. A byte is a digit
+    when its high nibble is 3 and adding 6 keeps it so. Subtracting '0' from
+    every byte only borrows upwards, into bytes past the digits, which the
+    shift discards; the shift also puts zeros (leading zeros of the number) in
+    the low bytes, so the 8-digit multiply-and-add reduction applies.
+
+    References
+    ----------
+    D. Lemire, "Fast float parsing in practice", 2021 (parsing eight digits
+    with three multiplications).
+    """
+    cdef uint64_t w, nd, v
+    cdef int n
+    cdef uint8_t after
+    if not LITTLE_ENDIAN or c.end - c.p < 8:
+        return False
+    w = rf_load64(c.p)
+    nd = ((w & RF_HI) ^ RF_ZEROS) | (((w + RF_SIXES) & RF_HI) ^ RF_ZEROS)
+    if nd == 0:
+        return False
+    n = rf_ctz64(nd) >> 3
+    if n == 0 or (n > 1 and c.p[0] == 48):
+        return False
+    after = c.p[n]
+    if after == 46 or after == 101 or after == 69:
+        return False
+    v = (w - RF_ZEROS) << (8 * (8 - n))
+    v = v * 10 + (v >> 8)
+    v = (((v & RF_MASK1) * (100 + (<uint64_t>1000000 << 32))
+          + ((v >> 16) & RF_MASK1) * (1 + (<uint64_t>10000 << 32))) >> 32)
+    value[0] = v
+    c.p += n
+    return True
+
+
+cdef inline bint _int_list_fast(Cursor* c, int16_t* o16, int32_t* o32, bint times,
+                                int64_t base, int64_t limit, int64_t* k_out) noexcept nogil:
+    """Read a list of plain unsigned integers up to its ']' (simplified
+    coordinates, or times when ``times``), with the cursor in a register.
+
+    Stops *before* anything it does not handle (a negative or long number, a
+    value out of range, the capacity ``limit`` of ``base + k``, an unexpected
+    separator, the last 8 bytes of the text) and returns False with ``k_out``
+    values stored; the general loop then resumes at that number and reports
+    any error with its exact message. Returns True when it consumed the ']'.
+    """
+    cdef const uint8_t* p = c.p
+    cdef const uint8_t* end = c.end
+    cdef const uint8_t* q
+    cdef int64_t k = 0
+    cdef uint64_t w, nd, v
+    cdef int n
+    cdef uint8_t after
+    while end - p >= 8:
+        w = rf_load64(p)
+        nd = ((w & RF_HI) ^ RF_ZEROS) | (((w + RF_SIXES) & RF_HI) ^ RF_ZEROS)
+        if nd == 0 or not LITTLE_ENDIAN:
+            break
+        n = rf_ctz64(nd) >> 3
+        if n == 0 or (n > 1 and p[0] == 48) or base + k >= limit:
+            break
+        after = p[n]
+        q = p + n
+        if after == 32:                       # "12 , 3": find the separator
+            while q < end and (q[0] == 32 or q[0] == 9 or q[0] == 10 or q[0] == 13):
+                q += 1
+            if q >= end:
+                break
+            after = q[0]
+        if after != 44 and after != 93:
+            break
+        v = (w - RF_ZEROS) << (8 * (8 - n))
+        v = v * 10 + (v >> 8)
+        v = (((v & RF_MASK1) * (100 + (<uint64_t>1000000 << 32))
+              + ((v >> 16) & RF_MASK1) * (1 + (<uint64_t>10000 << 32))) >> 32)
+        if times:
+            o32[base + k] = <int32_t>v        # at most 7 digits: fits
+        else:
+            if v > 255:
+                break
+            o16[base + k] = <int16_t>v
+        k += 1
+        p = q + 1
+        if after == 93:
+            c.p = p
+            k_out[0] = k
+            return True
+        while p < end and (p[0] == 32 or p[0] == 9 or p[0] == 10 or p[0] == 13):
+            p += 1
+    c.p = p
+    k_out[0] = k
+    return False
+
+
+cdef inline bint _near_float32_tie(double d) noexcept nogil:
+    """Whether d lies so close to a midpoint between two float32 values that an
+    error of a few double ulps could change its rounding to float32."""
+    cdef float f = <float>d
+    cdef double fd = <double>f
+    cdef float nb
+    if d == fd:
+        return False
+    nb = nextafterf(f, HUGE_VALF if d > fd else -HUGE_VALF)
+    return fabs(d - (fd + <double>nb) * 0.5) <= fabs(d) * 1e-14
+
+
+cdef int _to_float32(Cursor* c, const uint8_t* begin, uint64_t m, int64_t e, bint exact,
+                     bint negative, float* out) noexcept nogil:
+    """float32 of the decimal m * 10**e, rounded like float32(float(text))."""
+    cdef double d
+    cdef char[401] buf
+    cdef Py_ssize_t n
+    cdef bint fast = False
+    if m == 0:
+        d = 0.0
+        fast = True
+    elif -22 <= e <= 22:
+        d = <double>m
+        if e >= 0:
+            d = d * POW10[e]
+        else:
+            d = d / POW10[-e]
+        # exact when m fits 53 bits and nothing was dropped (one rounding);
+        # otherwise at most ~2 ulps off: good unless next to a float32 tie.
+        fast = (exact and m <= (<uint64_t>1 << 53)) or not _near_float32_tie(d)
+    if not fast:
+        n = c.p - begin
+        if n > MAX_NUMBER_CHARS:
+            return E_BAD_NUMBER
+        memcpy(buf, begin, n)
+        buf[n] = 0
+        d = fabs(strtod(buf, NULL))
+    if negative:
+        d = -d
+    out[0] = <float>d
+    if isinf(out[0]):
+        return E_TOO_LARGE
+    return OK
+
+
+cdef int _parse_drawing(Cursor* c, bint raw, int64_t max_points, int64_t max_strokes,
+                        int16_t* xs, int16_t* ys, float* xf, float* yf, int32_t* ts,
+                        int64_t* np_, int64_t point_cap,
+                        int64_t* stroke_offsets, int64_t* ns, int64_t stroke_cap) noexcept nogil:
+    """Parse one drawing, appending its points and strokes; return a status code.
+
+    On failure the caller rolls ``np_`` and ``ns`` back to their values at entry."""
+    cdef int status, li, nlists = 3 if raw else 2
+    cdef int64_t p0 = np_[0], s0 = ns[0], k, nx, pos
+    cdef uint64_t m
+    cdef int64_t e
+    cdef bint exact, negative, integral
+    cdef float fv
+    cdef const uint8_t* begin
+    status = _expect(c, 91, E_EXPECT_DRAWING)
+    if status:
+        return status
+    _skip_ws(c)
+    if c.p < c.end and c.p[0] == 93:
+        return E_EMPTY_DRAWING
+    while True:                                   # strokes
+        status = _expect(c, 91, E_EXPECT_STROKE)
+        if status:
+            return status
+        nx = 0
+        li = 0
+        while True:                               # coordinate lists of the stroke
+            if li >= nlists:
+                return E_TOO_MANY_LISTS
+            status = _expect(c, 91, E_EXPECT_LIST)
+            if status:
+                return status
+            k = 0
+            _skip_ws(c)
+            if c.p < c.end and c.p[0] == 93:      # an empty list
+                c.p += 1
+            elif (li == 2 or not raw) and _int_list_fast(
+                    c, xs if li == 0 else ys, ts, li == 2,
+                    np_[0], (min(point_cap, p0 + max_points) if li == 0 else np_[0] + nx), &k):
+                pass                              # read to its ']' by the fast path
+            else:
+                while True:                       # numbers of the list (general path)
+                    _skip_ws(c)
+                    begin = c.p
+                    if not (li == 2 or not raw) or not _scan_uint_swar(c, &m):
+                        status = _scan_number(c, &m, &e, &exact, &negative, &integral)
+                        if status:
+                            return status
+                    else:
+                        e = 0
+                        negative = False
+                        integral = True
+                    pos = np_[0] + k
+                    if li == 0:
+                        if pos - p0 >= max_points:
+                            c.detail1 = max_points
+                            return E_TOO_MANY_POINTS
+                        if pos >= point_cap:
+                            return E_CAPACITY
+                    elif k >= nx:
+                        c.detail1 = li
+                        c.detail2 = k + 1
+                        c.detail3 = nx
+                        return E_LENGTH_MISMATCH
+                    if raw and li < 2:
+                        status = _to_float32(c, begin, m, e, exact, negative, &fv)
+                        if status:
+                            c.detail1 = li
+                            c.p = begin
+                            return status
+                        if li == 0:
+                            xf[pos] = fv
+                        else:
+                            yf[pos] = fv
+                    else:
+                        if not integral:
+                            c.detail1 = li
+                            c.p = begin
+                            return E_NOT_INTEGER
+                        if raw:                   # t: int32 milliseconds
+                            if e != 0 or m > (<uint64_t>2147483647 + negative):
+                                c.detail1 = li
+                                c.p = begin
+                                return E_TOO_LARGE
+                            ts[pos] = <int32_t>(-<int64_t>m) if negative else <int32_t>m
+                        else:                     # simplified: 0-255
+                            if e != 0 or m > 255 or (negative and m != 0):
+                                c.detail1 = li
+                                c.p = begin
+                                return E_OUT_OF_RANGE
+                            if li == 0:
+                                xs[pos] = <int16_t>m
+                            else:
+                                ys[pos] = <int16_t>m
+                    k += 1
+                    _skip_ws(c)
+                    if c.p >= c.end:
+                        return E_TRUNCATED
+                    if c.p[0] == 93:
+                        c.p += 1
+                        break
+                    if c.p[0] != 44:
+                        c.detail1 = c.p[0]
+                        return E_EXPECT_LIST_SEP
+                    c.p += 1
+            if li == 0:
+                nx = k
+                if nx == 0:
+                    return E_EMPTY_STROKE
+            elif k != nx:
+                c.detail1 = li
+                c.detail2 = k
+                c.detail3 = nx
+                return E_LENGTH_MISMATCH
+            li += 1
+            _skip_ws(c)
+            if c.p >= c.end:
+                return E_TRUNCATED
+            if c.p[0] == 93:
+                c.p += 1
+                break
+            if c.p[0] != 44:
+                c.detail1 = c.p[0]
+                return E_EXPECT_STROKE_SEP
+            c.p += 1
+        if li < nlists:
+            c.detail1 = li
+            return E_TOO_FEW_LISTS
+        if ns[0] - s0 >= max_strokes:
+            c.detail1 = max_strokes
+            return E_TOO_MANY_STROKES
+        if ns[0] + 1 >= stroke_cap:
+            return E_CAPACITY
+        np_[0] += nx
+        ns[0] += 1
+        stroke_offsets[ns[0]] = np_[0]
+        _skip_ws(c)
+        if c.p >= c.end:
+            return E_TRUNCATED
+        if c.p[0] == 93:
+            c.p += 1
+            break
+        if c.p[0] != 44:
+            c.detail1 = c.p[0]
+            return E_EXPECT_DRAWING_SEP
+        c.p += 1
+    _skip_ws(c)
+    if c.p < c.end:
+        c.detail1 = c.p[0]
+        return E_TRAILING
+    return OK
+
+
+def _parse(const uint8_t[::1] data, const int64_t[::1] offsets, const uint8_t[::1] valid,
+           bint raw, int64_t max_points, int64_t max_strokes, bint stop_on_error):
+    """Parse drawings ``data[offsets[i]:offsets[i + 1]]`` for every i with ``valid[i]``.
+
+    Returns ``(x, y, t, stroke_offsets, drawing_offsets, kept, errors)`` where
+    ``kept`` holds the input index of each parsed drawing and ``errors`` is an
+    int64 array ``[n_errors, 6]``: input index, byte offset within the text,
+    status code, detail1, detail2, detail3. With ``stop_on_error`` parsing ends
+    at the first error.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1
+    if n < 0 or valid.shape[0] != n:
+        raise ValueError("offsets must have one more entry than valid")
+    cdef Py_ssize_t nbytes = data.shape[0]
+    cdef Py_ssize_t i
+    for i in range(n + 1):
+        if offsets[i] < 0 or offsets[i] > nbytes or (i > 0 and offsets[i] < offsets[i - 1]):
+            raise ValueError(f"offsets[{i}] = {offsets[i]} is outside the data or decreasing")
+    # Upper bounds from the grammar: a stroke of k points takes at least 4k + 5
+    # bytes ("[[0],[0]]" for k = 1), so points <= bytes / 4, strokes <= bytes / 9.
+    cdef int64_t point_cap = nbytes // 4 + 16, stroke_cap = nbytes // 9 + 16
+    coord = np.float32 if raw else np.int16
+    x_arr = np.empty(point_cap, coord)
+    y_arr = np.empty(point_cap, coord)
+    t_arr = np.empty(point_cap if raw else 0, np.int32)
+    so_arr = np.empty(stroke_cap, np.int64)
+    do_arr = np.empty(n + 1, np.int64)
+    kept_arr = np.empty(n, np.int64)
+    err_arr = np.empty((n, 6), np.int64)
+    cdef int16_t[::1] xs_v, ys_v
+    cdef float[::1] xf_v, yf_v
+    cdef int16_t* xs = NULL
+    cdef int16_t* ys = NULL
+    cdef float* xf = NULL
+    cdef float* yf = NULL
+    cdef int32_t* ts = NULL
+    cdef int32_t[::1] t_v
+    if raw:
+        xf_v = x_arr
+        yf_v = y_arr
+        t_v = t_arr
+        xf = &xf_v[0]
+        yf = &yf_v[0]
+        ts = &t_v[0]
+    else:
+        xs_v = x_arr
+        ys_v = y_arr
+        xs = &xs_v[0]
+        ys = &ys_v[0]
+    cdef int64_t[::1] so = so_arr, do = do_arr, kept = kept_arr
+    cdef int64_t[:, ::1] err = err_arr
+    cdef int64_t npts = 0, nstr = 0, nkept = 0, nerr = 0, p_mark, s_mark
+    cdef int status
+    cdef Cursor c
+    so[0] = 0
+    do[0] = 0
+    with nogil:
+        for i in range(n):
+            if not valid[i]:
+                status = E_NULL
+                c.start = &data[0] if nbytes else NULL
+                c.p = c.start
+                c.detail1 = c.detail2 = c.detail3 = 0
+            else:
+                c.start = &data[0] + offsets[i] if nbytes else NULL
+                c.p = c.start
+                c.end = &data[0] + offsets[i + 1] if nbytes else NULL
+                c.detail1 = c.detail2 = c.detail3 = 0
+                p_mark = npts
+                s_mark = nstr
+                status = _parse_drawing(&c, raw, max_points, max_strokes, xs, ys, xf, yf, ts,
+                                        &npts, point_cap, &so[0], &nstr, stroke_cap)
+                if status:
+                    npts = p_mark
+                    nstr = s_mark
+            if status == OK:
+                kept[nkept] = i
+                nkept += 1
+                do[nkept] = nstr
+            else:
+                err[nerr, 0] = i
+                err[nerr, 1] = c.p - c.start
+                err[nerr, 2] = status
+                err[nerr, 3] = c.detail1
+                err[nerr, 4] = c.detail2
+                err[nerr, 5] = c.detail3
+                nerr += 1
+                if stop_on_error:
+                    break
+    return (x_arr[:npts].copy(), y_arr[:npts].copy(), t_arr[:npts].copy(),
+            so_arr[:nstr + 1].copy(), do_arr[:nkept + 1].copy(), kept_arr[:nkept].copy(),
+            err_arr[:nerr].copy())

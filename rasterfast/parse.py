@@ -1,0 +1,273 @@
+"""Parsing drawing text into a :class:`~rasterfast.batch.StrokeBatch`.
+
+The work happens in the Cython kernel ``rasterfast._ext._parse`` (GIL
+released, no Python object per drawing); this module validates arguments,
+packs the texts into one buffer, and turns the kernel's status codes into
+messages, in one place (``_REASONS``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._ext import _parse as _kernel
+from .batch import KINDS, StrokeBatch
+from .errors import Reject, StrokeParseError, check_on_error
+
+__all__ = ["parse_drawings", "detect_kind", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_STROKES"]
+
+#: Limits that make an "absurdly long" drawing an error instead of a memory hog.
+#: The longest real raw drawings have a few thousand points; Google's binary
+#: format caps strokes and points per stroke at 65,535.
+DEFAULT_MAX_POINTS = 1_000_000
+DEFAULT_MAX_STROKES = 65_535
+
+_LIST_NAMES = ("x", "y", "t")
+
+
+def _found(code: int) -> str:
+    ch = chr(code)
+    return repr(ch) if 32 <= code < 127 else f"byte 0x{code:02x}"
+
+
+# Status code -> function(detail1, detail2, detail3, kind) -> reason. The codes
+# are defined in ext/_parse.pyx; this is the only place that turns them into text.
+_REASONS = {
+    1: lambda a, b, c, k: f"expected '[' opening the drawing, found {_found(a)}",
+    2: lambda a, b, c, k: f"expected '[' opening a stroke, found {_found(a)}",
+    3: lambda a, b, c, k: f"expected '[' opening a coordinate list, found {_found(a)}",
+    4: lambda a, b, c, k: f"expected a number, found {_found(a)}",
+    5: lambda a, b, c, k: f"expected ',' or ']' inside a coordinate list, found {_found(a)}",
+    6: lambda a, b, c, k: f"expected ',' or ']' after a coordinate list, found {_found(a)}",
+    7: lambda a, b, c, k: f"expected ',' or ']' after a stroke, found {_found(a)}",
+    8: lambda a, b, c, k: f"unexpected text after the drawing: {_found(a)}",
+    9: lambda a, b, c, k: "text ends inside the drawing (truncated?)",
+    10: lambda a, b, c, k: "empty stroke: a stroke needs at least one point",
+    11: lambda a, b, c, k: (f"the {_LIST_NAMES[a]} list of a stroke has "
+                            f"{'more than ' + str(c) if b > c else b} values, but x has {c}"),
+    12: lambda a, b, c, k: (f"a stroke has {a} coordinate list(s); {k} strokes have "
+                            f"{'3 (x, y, t)' if k == 'raw' else '2 (x, y)'}"),
+    13: lambda a, b, c, k: (f"a stroke has more than {3 if k == 'raw' else 2} coordinate lists "
+                            f"({'x, y, t' if k == 'raw' else 'x, y: is this a raw drawing?'})"),
+    14: lambda a, b, c, k: (f"expected an integer in the {_LIST_NAMES[a]} list "
+                            f"({'milliseconds' if a == 2 else 'simplified coordinates are 0-255'})"),
+    15: lambda a, b, c, k: f"{_LIST_NAMES[a]} coordinate outside 0-255 (simplified drawing)",
+    16: lambda a, b, c, k: (f"number too large for the {_LIST_NAMES[a]} column "
+                            f"({'int32 milliseconds' if a == 2 else 'float32'})"),
+    17: lambda a, b, c, k: "NaN and Infinity are not numbers in a drawing",
+    18: lambda a, b, c, k: "empty drawing: a drawing needs at least one stroke",
+    19: lambda a, b, c, k: f"drawing has more than {a:,} points (max_points)",
+    20: lambda a, b, c, k: f"drawing has more than {a:,} strokes (max_strokes)",
+    21: lambda a, b, c, k: "missing drawing (null)",
+    22: lambda a, b, c, k: "malformed number",
+    23: lambda a, b, c, k: "internal error: output buffer too small (please report)",
+}
+
+
+def _reason(code: int, d1: int, d2: int, d3: int, kind: str, text_len: int) -> str:
+    if code == 9 and text_len == 0:
+        return "empty text: no drawing"
+    fn = _REASONS.get(int(code))
+    return fn(int(d1), int(d2), int(d3), kind) if fn else f"unknown parser status {code}"
+
+
+def _pack(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One uint8 buffer of all texts, int64 offsets [n + 1], uint8 validity [n]."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pa = None
+    if pa is not None and isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        return _pack_arrow(pa, texts)
+    if isinstance(texts, (str, bytes, bytearray, memoryview)):
+        raise TypeError("texts must be a sequence of drawing texts; wrap a single drawing "
+                        "in a list: parse_drawings([text])")
+    if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":
+        texts = texts.tolist()
+    if isinstance(texts, (list, tuple)):
+        packed = _pack_ascii(texts)
+        if packed is not None:
+            return packed
+    parts, valid = [], []
+    for i, s in enumerate(texts):
+        if isinstance(s, str):
+            parts.append(s.encode("utf-8", "surrogatepass"))
+            valid.append(1)
+        elif isinstance(s, (bytes, bytearray, memoryview)):
+            parts.append(bytes(s))
+            valid.append(1)
+        elif s is None:
+            parts.append(b"")
+            valid.append(0)
+        else:
+            raise TypeError(f"texts[{i}] is {type(s).__name__}; expected str, bytes or None")
+    lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+    offsets = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.frombuffer(b"".join(parts), np.uint8)
+    return data, offsets, np.asarray(valid, np.uint8).reshape(-1)
+
+
+def _pack_ascii(texts):
+    """Fast path of :func:`_pack` for a list of all-str or all-bytes ASCII texts, else None.
+
+    One C-level join and one ``len`` per item: the general path's per-item
+    type checks and encodes cost as much as parsing.
+    """
+    if not texts:
+        return None
+    try:
+        if isinstance(texts[0], str):
+            joined = "".join(texts)
+            if not joined.isascii():
+                return None
+            buf = joined.encode("ascii")
+        elif isinstance(texts[0], bytes):
+            buf = b"".join(texts)
+        else:
+            return None
+    except TypeError:  # mixed types or None: the general path sorts them out
+        return None
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] != len(buf):  # bytes-like items of other kinds
+        return None
+    return np.frombuffer(buf, np.uint8), offsets, np.ones(len(texts), np.uint8)
+
+
+def _pack_arrow(pa, arr):
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_binary(t):
+        off_dtype = np.int32
+    elif pa.types.is_large_string(t) or pa.types.is_large_binary(t):
+        off_dtype = np.int64
+    else:
+        raise TypeError(f"texts is an Arrow array of {t}; expected string or binary")
+    _validity, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, off_dtype)[arr.offset: arr.offset + len(arr) + 1]
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    valid = (np.ones(len(arr), np.uint8) if arr.null_count == 0
+             else arr.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8))
+    return data, offsets, valid
+
+
+def detect_kind(text) -> str:
+    """Tell a raw drawing text from a simplified one by its first stroke.
+
+    Three coordinate lists (x, y, t) or a non-integer coordinate mean ``"raw"``;
+    two lists of integers mean ``"simplified"``.
+    """
+    try:
+        drawing = json.loads(text)
+        first = drawing[0]
+        if len(first) >= 3:
+            return "raw"
+        if any(not isinstance(v, int) for lst in first for v in lst):
+            return "raw"
+        return "simplified"
+    except (ValueError, TypeError, IndexError, KeyError) as err:
+        raise StrokeParseError(f"cannot tell raw from simplified: {err}") from err
+
+
+def parse_buffer(data, offsets, valid, kind, on_error, *, source="<input>", records=None,
+                 max_points=DEFAULT_MAX_POINTS, max_strokes=DEFAULT_MAX_STROKES):
+    """Kernel call shared by :func:`parse_drawings` and the readers.
+
+    Returns ``(columns, kept, rejects)``: the stroke columns as a dict for
+    :meth:`StrokeBatch.from_columns`, the input index of each parsed drawing,
+    and the rejects (empty unless ``on_error`` skips). Raises
+    :class:`StrokeParseError` at the first bad drawing when ``on_error="raise"``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    for name, v in (("max_points", max_points), ("max_strokes", max_strokes)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    raise_first = on_error == "raise"
+    x, y, t, so, do, kept, errors = _kernel._parse(
+        data, offsets, valid, kind == "raw", int(max_points), int(max_strokes), raise_first)
+    rejects = []
+    for idx, off, code, d1, d2, d3 in errors.tolist():
+        record = int(records[idx]) if records is not None else idx
+        reason = _reason(code, d1, d2, d3, kind, int(offsets[idx + 1] - offsets[idx]))
+        if raise_first:
+            raise StrokeParseError(reason, source, record, off if code != 21 else -1)
+        rejects.append(Reject(source, record, off if code != 21 else -1, reason))
+    columns = {"kind": kind, "x": x, "y": y, "t": t if kind == "raw" else None,
+               "stroke_offsets": so, "drawing_offsets": do}
+    return columns, kept, rejects
+
+
+def warn_rejects(rejects: Sequence[Reject], on_error: str, what: str = "drawings") -> None:
+    """Under ``on_error="warn"``, one warning with the count and the first reason."""
+    if on_error == "warn" and rejects:
+        first = rejects[0]
+        warnings.warn(f"skipped {len(rejects)} bad {what}; first: {first.source}, record "
+                      f"{first.record}: {first.reason} (see batch.rejects)", stacklevel=3)
+
+
+def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
+                   source: str = "<input>", max_points: int = DEFAULT_MAX_POINTS,
+                   max_strokes: int = DEFAULT_MAX_STROKES) -> StrokeBatch:
+    r"""Parse drawing texts (the ``drawing`` field of Quick, Draw! files) into a StrokeBatch.
+
+    Parameters
+    ----------
+    texts : sequence of str or bytes, or pyarrow string/binary array
+        One drawing per item, e.g. ``'[[[130, 113], [72, 40]], [[76], [136]]]'``.
+        ``None`` (or an Arrow null) is a missing drawing: a reject.
+    kind : {"simplified", "raw"}
+        ``"simplified"``: integers 0-255, two lists (x, y) per stroke, stored as
+        int16. ``"raw"``: any finite numbers for x and y (stored as float32,
+        rounded like ``np.float32(json.loads(text))``) and integer milliseconds
+        for t (int32), three lists per stroke. Use :func:`detect_kind` if unsure.
+    on_error : {"raise", "warn", "skip"}
+        ``"raise"``: :class:`StrokeParseError` at the first bad drawing.
+        ``"skip"``: leave bad drawings out and list them in ``batch.rejects``, so
+        that ``len(texts) == len(batch) + len(batch.rejects)``. ``"warn"``: skip,
+        then warn once with the count.
+    source : str
+        Name used in errors and ``batch.sources``.
+    max_points, max_strokes : int
+        A drawing with more points or strokes is an error (absurd input).
+
+    Returns
+    -------
+    StrokeBatch
+        ``record[i]`` is the index in ``texts`` of drawing i.
+
+    Raises
+    ------
+    StrokeParseError
+        With ``on_error="raise"``: names the source, record (index in
+        ``texts``), byte offset within the text and what was expected.
+    TypeError
+        ``texts`` is a single string or holds something other than text.
+
+    Examples
+    --------
+    >>> b = parse_drawings(["[[[0, 255], [10, 10]]]", "[[[5], [6]], [[1, 2], [3, 4]]]"])
+    >>> len(b), b.num_strokes
+    (2, 3)
+    >>> b.drawing(0)[0]
+    array([[  0, 255],
+           [ 10,  10]], dtype=int16)
+    >>> parse_drawings(["[[[0, 300], [1, 2]]]"])
+    Traceback (most recent call last):
+    ...
+    rasterfast.errors.StrokeParseError: <input>, record 0, byte 9: x coordinate outside 0-255 (simplified drawing)
+    """
+    check_on_error(on_error)
+    data, offsets, valid = _pack(texts)
+    columns, kept, rejects = parse_buffer(data, offsets, valid, kind, on_error, source=source,
+                                          max_points=max_points, max_strokes=max_strokes)
+    warn_rejects(rejects, on_error)
+    return StrokeBatch.from_columns(**columns, sources=(source,), rejects=rejects, record=kept)
