@@ -523,9 +523,10 @@ cdef int _parse_drawing(Cursor* c, bint raw, int64_t max_points, int64_t max_str
     return OK
 
 
-def _parse(const uint8_t[::1] data, const int64_t[::1] offsets, const uint8_t[::1] valid,
-           bint raw, int64_t max_points, int64_t max_strokes, bint stop_on_error):
-    """Parse drawings ``data[offsets[i]:offsets[i + 1]]`` for every i with ``valid[i]``.
+def _parse(const uint8_t[::1] data, const int64_t[::1] starts, const int64_t[::1] ends,
+           const uint8_t[::1] valid, bint raw, int64_t max_points, int64_t max_strokes,
+           bint stop_on_error):
+    """Parse drawings ``data[starts[i]:ends[i]]`` for every i with ``valid[i]``.
 
     Returns ``(x, y, t, stroke_offsets, drawing_offsets, kept, errors)`` where
     ``kept`` holds the input index of each parsed drawing and ``errors`` is an
@@ -533,14 +534,15 @@ def _parse(const uint8_t[::1] data, const int64_t[::1] offsets, const uint8_t[::
     status code, detail1, detail2, detail3. With ``stop_on_error`` parsing ends
     at the first error.
     """
-    cdef Py_ssize_t n = offsets.shape[0] - 1
-    if n < 0 or valid.shape[0] != n:
-        raise ValueError("offsets must have one more entry than valid")
+    cdef Py_ssize_t n = starts.shape[0]
+    if ends.shape[0] != n or valid.shape[0] != n:
+        raise ValueError("starts, ends and valid must have the same length")
     cdef Py_ssize_t nbytes = data.shape[0]
     cdef Py_ssize_t i
-    for i in range(n + 1):
-        if offsets[i] < 0 or offsets[i] > nbytes or (i > 0 and offsets[i] < offsets[i - 1]):
-            raise ValueError(f"offsets[{i}] = {offsets[i]} is outside the data or decreasing")
+    for i in range(n):
+        if not 0 <= starts[i] <= ends[i] <= nbytes:
+            raise ValueError(f"text {i} spans bytes {starts[i]}:{ends[i]}, outside the data "
+                             f"({nbytes} bytes) or reversed")
     # Upper bounds from the grammar: a stroke of k points takes at least 4k + 5
     # bytes ("[[0],[0]]" for k = 1), so points <= bytes / 4, strokes <= bytes / 9.
     cdef int64_t point_cap = nbytes // 4 + 16, stroke_cap = nbytes // 9 + 16
@@ -587,9 +589,9 @@ def _parse(const uint8_t[::1] data, const int64_t[::1] offsets, const uint8_t[::
                 c.p = c.start
                 c.detail1 = c.detail2 = c.detail3 = 0
             else:
-                c.start = &data[0] + offsets[i] if nbytes else NULL
+                c.start = &data[0] + starts[i] if nbytes else NULL
                 c.p = c.start
-                c.end = &data[0] + offsets[i + 1] if nbytes else NULL
+                c.end = &data[0] + ends[i] if nbytes else NULL
                 c.detail1 = c.detail2 = c.detail3 = 0
                 p_mark = npts
                 s_mark = nstr

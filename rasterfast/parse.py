@@ -177,9 +177,12 @@ def detect_kind(text) -> str:
         raise StrokeParseError(f"cannot tell raw from simplified: {err}") from err
 
 
-def parse_buffer(data, offsets, valid, kind, on_error, *, source="<input>", records=None,
-                 max_points=DEFAULT_MAX_POINTS, max_strokes=DEFAULT_MAX_STROKES):
+def parse_buffer(data, offsets, valid, kind, on_error, *, ends=None, source="<input>",
+                 records=None, max_points=DEFAULT_MAX_POINTS, max_strokes=DEFAULT_MAX_STROKES):
     """Kernel call shared by :func:`parse_drawings` and the readers.
+
+    Text i is ``data[offsets[i]:offsets[i + 1]]``, or ``data[offsets[i]:ends[i]]``
+    when ``ends`` is given (spans cut out of ndjson lines).
 
     Returns ``(columns, kept, rejects)``: the stroke columns as a dict for
     :meth:`StrokeBatch.from_columns`, the input index of each parsed drawing,
@@ -192,12 +195,17 @@ def parse_buffer(data, offsets, valid, kind, on_error, *, source="<input>", reco
         if not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     raise_first = on_error == "raise"
+    offsets = np.asarray(offsets, np.int64)
+    if ends is None:
+        starts, ends = offsets[:-1], offsets[1:]
+    else:
+        starts, ends = offsets, np.asarray(ends, np.int64)
     x, y, t, so, do, kept, errors = _kernel._parse(
-        data, offsets, valid, kind == "raw", int(max_points), int(max_strokes), raise_first)
+        data, starts, ends, valid, kind == "raw", int(max_points), int(max_strokes), raise_first)
     rejects = []
     for idx, off, code, d1, d2, d3 in errors.tolist():
         record = int(records[idx]) if records is not None else idx
-        reason = _reason(code, d1, d2, d3, kind, int(offsets[idx + 1] - offsets[idx]))
+        reason = _reason(code, d1, d2, d3, kind, int(ends[idx] - starts[idx]))
         if raise_first:
             raise StrokeParseError(reason, source, record, off if code != 21 else -1)
         rejects.append(Reject(source, record, off if code != 21 else -1, reason))
