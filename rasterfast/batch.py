@@ -279,6 +279,10 @@ class StrokeBatch:
         batches = list(batches)
         if not batches:
             raise ValueError("concat needs at least one batch")
+        all_batches = batches
+        # Batches of no drawings (a file that held only rejects) add rejects and
+        # sources, not columns: their kind does not matter.
+        batches = [b for b in batches if len(b)] or batches[:1]
         kinds = {b.kind for b in batches}
         if len(kinds) != 1:
             raise ValueError(f"cannot concatenate batches of different kinds: {sorted(kinds)}")
@@ -288,9 +292,10 @@ class StrokeBatch:
         sources: list[str] = []
         index: dict[str, int] = {}
         remaps = []
-        for b in batches:
+        for b in all_batches:
             remap = np.array([index.setdefault(s, len(index)) for s in b.sources] or [0], np.int32)
-            remaps.append(remap)
+            if len(b) or b is batches[0]:
+                remaps.append(remap)
         sources = list(index)
         so_parts, do_parts, p_base, s_base = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)], 0, 0
         for b in batches:
@@ -307,7 +312,7 @@ class StrokeBatch:
             stroke_offsets=np.concatenate(so_parts),
             drawing_offsets=np.concatenate(do_parts),
             sources=tuple(sources) or ("<input>",),
-            rejects=[r for b in batches for r in b.rejects],
+            rejects=[r for b in all_batches for r in b.rejects],
             source_id=np.concatenate([m[b.source_id] for m, b in zip(remaps, batches)]),
             **{name: np.concatenate([getattr(b, name) for b in batches])
                for name in _PER_DRAWING if name != "source_id"},

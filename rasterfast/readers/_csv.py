@@ -23,6 +23,9 @@ from ._sources import READ_ERRORS, Source
 
 __all__ = ["read_csv"]
 
+#: The smallest CSV block: a row must fit in one block (pyarrow's rule).
+MIN_BLOCK = 1 << 20
+
 COLUMNS = ("countrycode", "drawing", "key_id", "recognized", "timestamp", "word")
 
 
@@ -44,9 +47,10 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     def on_invalid_row(row) -> str:
         # Kaggle rows are one line each, so line number - 2 is the record number.
         invalid.append(row.number - 2 if row.number is not None else -1)
-        return "error" if ctx.on_error == "raise" else "skip"
+        return "skip"  # under "raise" too: assemble() raises the block's first error
 
-    read_opts = pacsv.ReadOptions(block_size=ctx.block_size, use_threads=False)
+    # pyarrow needs a whole row inside one block; raw rows reach hundreds of KB.
+    read_opts = pacsv.ReadOptions(block_size=max(ctx.block_size, MIN_BLOCK), use_threads=False)
     parse_opts = pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=on_invalid_row)
     convert_opts = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in COLUMNS}, null_values=[],
@@ -60,6 +64,8 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             if "Empty CSV file" in str(err):
                 return
             raise InputReadError(f"not a readable CSV: {err}", src.name, 0) from err
+        except READ_ERRORS as err:
+            raise InputReadError(f"unreadable from the start: {err}", src.name, 0) from err
         names = reader.schema.names
         if "drawing" not in names:
             raise InputReadError(f"CSV has no 'drawing' column (header: {','.join(names)})",
@@ -72,6 +78,9 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             except StopIteration:
                 return
             except pa.ArrowInvalid as err:
+                if "straddl" in str(err):
+                    raise InputReadError(f"a row longer than the block size ({read_opts.block_size:,}"
+                                         " bytes): raise block_size", src.name, next_record) from err
                 if "CSV parse error" in str(err) or "Expected" in str(err):
                     rec = invalid[-1] if invalid else next_record
                     raise InputReadError(f"malformed CSV row: {err}", src.name, rec) from err

@@ -46,9 +46,7 @@ class ReadContext:
 
     def reject(self, rejects: list[Reject], source: str, record: int, offset: int,
                reason: str) -> None:
-        """Raise under ``on_error="raise"``, else add the reject to ``rejects``."""
-        if self.on_error == "raise":
-            raise StrokeParseError(reason, source, record, offset)
+        """Add a reject; :func:`assemble` raises the first of a block under "raise"."""
         rejects.append(Reject(source, record, offset, reason))
 
 
@@ -144,8 +142,10 @@ def assemble(data, starts, ends, valid, records, meta: dict, meta_good: np.ndarr
     Rows already rejected (``meta_good`` False, ``valid`` False) are not parsed
     twice: their text is treated as valid but their result dropped.
     """
+    # Parse the whole block even under "raise", so that the error raised is the
+    # block's first in file order, whether it is in the metadata or the drawing.
     columns, kept, parse_rejects = parse_buffer(
-        data, starts, valid, kind, ctx.on_error, ends=ends, source=source, records=records,
+        data, starts, valid, kind, "skip", ends=ends, source=source, records=records,
         max_points=ctx.max_points, max_strokes=ctx.max_strokes)
     rejected_meta = {r.record for r in rejects}
     rejects.extend(r for r in parse_rejects if r.record not in rejected_meta)
@@ -155,6 +155,9 @@ def assemble(data, starts, ends, valid, records, meta: dict, meta_good: np.ndarr
     if not meta_good[kept].all():
         batch = batch.take(np.flatnonzero(meta_good[kept]))
     rejects.sort(key=lambda r: r.record)
+    if rejects and ctx.on_error == "raise":
+        first = rejects[0]
+        raise StrokeParseError(first.reason, first.source, first.record, first.offset)
     batch.rejects = rejects
     ctx.n_rejects += len(rejects)
     if ctx.first_reject is None and rejects:

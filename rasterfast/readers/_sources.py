@@ -70,13 +70,14 @@ class Source:
         else:
             archive = zipfile.ZipFile(self.path)
             try:
-                raw = _ZipMember(archive, archive.open(self.member))
+                raw = _Closing(archive.open(self.member), archive)
             except BaseException:
                 archive.close()
                 raise
         try:
             if self.compression == "gzip":
-                return gzip.GzipFile(fileobj=raw, mode="rb")
+                # GzipFile does not close a file object it was given: close both.
+                return _Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw)
             if self.compression == "zstd":
                 import zstandard
 
@@ -88,11 +89,11 @@ class Source:
         return raw
 
 
-class _ZipMember:
-    """A zip member's stream that also closes its archive."""
+class _Closing:
+    """A read-only stream that also closes ``others`` when closed."""
 
-    def __init__(self, archive: zipfile.ZipFile, stream):
-        self._archive, self._stream = archive, stream
+    def __init__(self, stream, *others):
+        self._stream, self._others = stream, others
 
     def read(self, n: int = -1) -> bytes:
         return self._stream.read(n)
@@ -111,8 +112,11 @@ class _ZipMember:
         return self._stream.closed
 
     def close(self) -> None:
-        self._stream.close()
-        self._archive.close()
+        try:
+            self._stream.close()
+        finally:
+            for other in self._others:
+                other.close()
 
     def __enter__(self):
         return self

@@ -1,0 +1,73 @@
+"""StrokeBatch: construction, invariants, take, concat."""
+
+import numpy as np
+import pytest
+
+from rasterfast import StrokeBatch, parse_drawings
+from rasterfast.batch import _ranges
+
+DRAWINGS = [
+    [[[0, 10], [0, 5]]],
+    [[[1], [2]], [[3, 4], [5, 6]]],
+    [[[7, 8, 9], [1, 1, 1]], [[0], [0]], [[255], [255]]],
+]
+
+
+def test_from_lists_and_drawing():
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified", key_id=[1, 2, 3], word=["a", "b", "c"])
+    assert len(b) == 3 and b.num_strokes == 6 and b.num_points == 10
+    assert [b.to_lists(i) for i in range(3)] == DRAWINGS
+    assert b.strokes_per_drawing().tolist() == [1, 2, 3]
+    assert b.points_per_drawing().tolist() == [2, 3, 5]
+    assert b.label.tolist() == [-1, -1, -1] and b.recognized.tolist() == [-1, -1, -1]
+    assert np.isnat(b.timestamp).all()
+    assert b.to_lists(-1) == DRAWINGS[-1]
+    with pytest.raises(IndexError):
+        b.drawing(3)
+
+
+def test_raw_drawing_shape():
+    b = StrokeBatch.from_lists([[[[0.5, 1.5], [2.5, 3.5], [0, 3000000000 // 2]]]], "raw")
+    (s,) = b.drawing(0)
+    assert s.shape == (3, 2) and s.dtype == np.float64
+    assert s[2, 1] == 1500000000
+
+
+def test_take_matches_reference():
+    rng = np.random.default_rng(3)
+    b = StrokeBatch.from_lists(DRAWINGS * 4, "simplified", key_id=np.arange(12))
+    idx = rng.permutation(12)[:7]
+    t = b.take(idx)
+    assert [t.to_lists(i) for i in range(7)] == [(DRAWINGS * 4)[i] for i in idx]
+    assert t.key_id.tolist() == idx.tolist()
+    t.validate()
+    assert len(b.take([])) == 0
+
+
+def test_concat_merges_sources_and_rejects():
+    a = parse_drawings(["[[[1], [2]]]", "bad"], on_error="skip", source="a.csv")
+    b = parse_drawings(["[[[3], [4]]]"], source="b.csv")
+    c = parse_drawings(["[[[5], [6]]]"], source="a.csv")
+    m = StrokeBatch.concat([a, b, c])
+    assert [m.source_of(i) for i in range(3)] == ["a.csv", "b.csv", "a.csv"]
+    assert len(m.rejects) == 1 and m.sources == ("a.csv", "b.csv")
+    assert [m.to_lists(i) for i in range(3)] == [[[[1], [2]]], [[[3], [4]]], [[[5], [6]]]]
+    with pytest.raises(ValueError, match="different kinds"):
+        StrokeBatch.concat([a, parse_drawings(["[[[1], [2], [3]]]"], kind="raw")])
+
+
+def test_validate_catches_broken_layout():
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified")
+    b.stroke_offsets = b.stroke_offsets.copy()
+    b.stroke_offsets[-1] += 1
+    with pytest.raises(ValueError, match="stroke_offsets"):
+        b.validate()
+    with pytest.raises(TypeError, match="unknown per-drawing columns"):
+        StrokeBatch.from_columns("simplified", [], [], None, [0], [0], colour=[])
+    with pytest.raises(ValueError, match="kind must be"):
+        StrokeBatch.from_columns("vector", [], [], None, [0], [0])
+
+
+def test_ranges():
+    assert _ranges([5, 0, 10], [3, 0, 2]).tolist() == [5, 6, 7, 10, 11]
+    assert _ranges([], []).tolist() == []

@@ -1,0 +1,287 @@
+"""rasterfast.read_drawings on every input format, compression and failure."""
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import struct
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import zstandard
+
+from rasterfast import InputReadError, StrokeBatch, StrokeParseError, read_drawings
+
+HEADER = "countrycode,drawing,key_id,recognized,timestamp,word\n"
+
+
+def read_all(paths, **kw):
+    batches = list(read_drawings(paths, **kw))
+    return StrokeBatch.concat(batches) if batches else None, batches
+
+
+def reference_csv(path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def check_drawings(batch, drawings):
+    assert len(batch) == len(drawings)
+    for i, ref in enumerate(drawings):
+        got = batch.drawing(i)
+        assert len(got) == len(ref)
+        for s_ref, s in zip(ref, got):
+            if batch.kind == "raw":
+                np.testing.assert_array_equal(s[:2].astype(np.float32), np.float32(s_ref[:2]))
+                np.testing.assert_array_equal(s[2], s_ref[2])
+            else:
+                np.testing.assert_array_equal(s, s_ref)
+
+
+@pytest.mark.parametrize("folder,kind", [("train_simplified", "simplified"), ("train_raw", "raw")])
+def test_kaggle_train_csv(data_dir, folder, kind):
+    files = sorted((data_dir / "kaggle" / folder).iterdir())[:40]
+    batch, batches = read_all(files)
+    rows = [r for f in files for r in reference_csv(f)]
+    assert batch.kind == kind
+    check_drawings(batch, [json.loads(r["drawing"]) for r in rows])
+    assert batch.key_id.tolist() == [int(r["key_id"]) for r in rows]
+    assert batch.word.tolist() == [r["word"] for r in rows]
+    assert batch.countrycode.tolist() == [r["countrycode"] for r in rows]
+    assert batch.recognized.tolist() == [int(r["recognized"] == "True") for r in rows]
+    assert [str(t).replace("T", " ") for t in batch.timestamp] == [r["timestamp"] for r in rows]
+    assert (batch.label == -1).all()
+    # every batch is one block of one file, records numbered within the file
+    for b in batches:
+        assert len(b.sources) == 1 and b.record.tolist() == list(range(len(b)))
+
+
+def test_kaggle_test_csv(data_dir):
+    batch, _ = read_all(data_dir / "kaggle" / "test_simplified.csv")
+    rows = reference_csv(data_dir / "kaggle" / "test_simplified.csv")
+    check_drawings(batch, [json.loads(r["drawing"]) for r in rows])
+    assert batch.key_id.tolist() == [int(r["key_id"]) for r in rows]
+    assert (batch.label == -1).all() and (batch.recognized == -1).all()
+    assert set(batch.word) == {""} and np.isnat(batch.timestamp).all()
+    raw, _ = read_all(data_dir / "kaggle" / "test_raw.csv.gz")
+    assert raw.kind == "raw" and len(raw) == 1180
+
+
+@pytest.mark.parametrize("sub,kind", [("simplified", "simplified"), ("raw", "raw")])
+def test_google_ndjson(data_dir, sub, kind):
+    files = sorted((data_dir / "ndjson" / sub).iterdir())[:30]
+    batch, _ = read_all(files)
+    recs = []
+    for f in files:
+        opener = gzip.open if f.suffix == ".gz" else open
+        with opener(f, "rt") as fh:
+            recs.extend(json.loads(line) for line in fh if line.strip())
+    assert batch.kind == kind
+    check_drawings(batch, [r["drawing"] for r in recs])
+    assert batch.key_id.tolist() == [int(r["key_id"]) for r in recs]
+    assert batch.word.tolist() == [r["word"] for r in recs]
+    assert batch.recognized.tolist() == [int(r["recognized"]) for r in recs]
+    assert [str(t).replace("T", " ") for t in batch.timestamp.astype("datetime64[us]")] == [
+        str(np.datetime64(r["timestamp"].replace(" UTC", "").replace(" ", "T"), "us"))
+        .replace("T", " ") for r in recs]
+
+
+def test_words_give_labels_and_reject_unknown(data_dir):
+    files = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[:3]
+    words = [reference_csv(f)[0]["word"] for f in files]
+    batch, _ = read_all(files, words=words[::-1])
+    assert set(zip(batch.word, batch.label)) == {(w, 2 - i) for i, w in enumerate(words)}
+    with pytest.raises(StrokeParseError, match="word not in the word list"):
+        read_all(files, words=words[:2])
+    batch, batches = read_all(files, words=words[:2], on_error="skip")
+    rejects = [r for b in batches for r in b.rejects]
+    n_third = len(reference_csv(files[2]))
+    assert len(rejects) == n_third and len(batch) + len(rejects) == sum(
+        len(reference_csv(f)) for f in files)
+
+
+def test_compression_zip_glob_directory(tmp_path, data_dir):
+    src = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[:4]
+    ref, _ = read_all(src)
+    (tmp_path / "d").mkdir()
+    shutil.copy(src[0], tmp_path / "d" / src[0].name)
+    with gzip.open(tmp_path / "d" / (src[1].name + ".gz"), "wb") as fh:
+        fh.write(src[1].read_bytes())
+    (tmp_path / "d" / (src[2].name + ".zst")).write_bytes(
+        zstandard.ZstdCompressor().compress(src[2].read_bytes()))
+    with zipfile.ZipFile(tmp_path / "d" / "z.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(src[3], "inner/" + src[3].name)
+        z.writestr("README.txt", "not an input")
+    (tmp_path / "d" / "notes.txt").write_text("ignored in a directory")
+    for paths in ([tmp_path / "d"], str(tmp_path / "d" / "*"),
+                  [tmp_path / "d" / src[0].name, tmp_path / "d" / (src[1].name + ".gz"),
+                   tmp_path / "d" / (src[2].name + ".zst"), tmp_path / "d" / "z.zip"]):
+        got, batches = read_all(paths)
+        assert sorted(got.key_id.tolist()) == sorted(ref.key_id.tolist())
+        names = {b.sources[0] for b in batches}
+        assert any(n.endswith(".zip:inner/" + src[3].name) for n in names)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "bin"])
+def test_small_blocks_equal_large(tmp_path, data_dir, fmt):
+    if fmt == "csv":
+        path = data_dir / "kaggle" / "test_raw.csv.gz"
+    elif fmt == "ndjson":
+        path = data_dir / "ndjson" / "raw" / "cat.ndjson.gz"
+    else:
+        path = tmp_path / "cat.bin"
+        write_bin(path, read_all(sorted((data_dir / "ndjson" / "simplified").iterdir())[:20])[0])
+    big, _ = read_all(path)
+    small, batches = read_all(path, block_size=4096)
+    assert len(batches) > 3
+    for name in ("x", "y", "t", "stroke_offsets", "drawing_offsets", "key_id", "record"):
+        np.testing.assert_array_equal(getattr(small, name), getattr(big, name))
+
+
+def write_bin(path, batch):
+    """Google's binary format, written from a StrokeBatch (test helper)."""
+    out = io.BytesIO()
+    ts = batch.timestamp.astype("datetime64[s]").astype(np.int64)
+    for i in range(len(batch)):
+        strokes = batch.drawing(i)
+        out.write(struct.pack("<Q2sbIH", int(batch.key_id[i]), batch.countrycode[i].encode(),
+                              int(batch.recognized[i]), int(ts[i]), len(strokes)))
+        for s in strokes:
+            out.write(struct.pack("<H", s.shape[1]))
+            out.write(s[0].astype(np.uint8).tobytes() + s[1].astype(np.uint8).tobytes())
+    path.write_bytes(out.getvalue())
+
+
+def test_binary_format(tmp_path, data_dir):
+    ref, _ = read_all(data_dir / "ndjson" / "simplified" / "cat.ndjson")
+    write_bin(tmp_path / "cat.bin", ref)
+    got, _ = read_all(tmp_path / "cat.bin", words=["dog", "cat"])
+    for name in ("x", "y", "stroke_offsets", "drawing_offsets", "key_id", "recognized"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+    assert got.countrycode.tolist() == ref.countrycode.tolist()
+    assert set(got.word) == {"cat"} and set(got.label) == {1}
+    np.testing.assert_array_equal(got.timestamp, ref.timestamp.astype("datetime64[s]"))
+    with pytest.raises(InputReadError, match="not in the word list"):
+        read_all(tmp_path / "cat.bin", words=["dog"])
+
+
+def test_binary_truncated_and_garbage(tmp_path, data_dir):
+    ref, _ = read_all(data_dir / "ndjson" / "simplified" / "cat.ndjson")
+    write_bin(tmp_path / "cat.bin", ref)
+    data = (tmp_path / "cat.bin").read_bytes()
+    (tmp_path / "cut.bin").write_bytes(data[:-7])
+    with pytest.raises(InputReadError, match="file ends inside a record") as info:
+        read_all(tmp_path / "cut.bin")
+    assert info.value.record == len(ref) - 1
+    got, batches = read_all(tmp_path / "cut.bin", on_error="skip")
+    assert len(got) == len(ref) - 1 and len(batches[-1].rejects) == 1
+    rng = np.random.default_rng(0)
+    (tmp_path / "junk.bin").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(InputReadError, match="corrupt data"):
+        read_all(tmp_path / "junk.bin")
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_csv_namibia_and_bad_rows(tmp_path):
+    path = write(tmp_path / "t.csv", HEADER +
+                 'NA,"[[[1, 2], [3, 4]]]",5,True,2017-01-01 00:00:00.000001,cat\n'
+                 'US,"[[[1, 2], [3]]]",6,False,2017-01-01 00:00:00,cat\n'
+                 'US,"[[[1], [3]]]",abc,False,2017-01-01 00:00:00,cat\n'
+                 'US,"[[[1], [3]]]",7,maybe,2017-01-01 00:00:00,cat\n'
+                 'US,"[[[1], [3]]]",8,True,yesterday,cat\n'
+                 'US,"[[[1], [3]]]",9,True\n'
+                 ',"[[[9], [9]]]",10,False,2017-01-01 00:00:00,cat\n')
+    with pytest.raises(StrokeParseError, match=r"t.csv, record 1, byte \d+: the y list"):
+        read_all(path)
+    got, batches = read_all(path, on_error="skip")
+    assert got.key_id.tolist() == [5, 10]
+    assert got.countrycode.tolist() == ["NA", ""]
+    assert got.record.tolist() == [0, 6]
+    reasons = {r.record: r.reason for b in batches for r in b.rejects}
+    assert sorted(reasons) == [1, 2, 3, 4, 5]
+    assert "key_id must be an integer" in reasons[2]
+    assert "recognized must be True or False" in reasons[3]
+    assert "timestamp must look like" in reasons[4]
+    assert "malformed CSV row" in reasons[5]
+    with pytest.warns(UserWarning, match="skipped 5 bad drawings"):
+        read_all(path, on_error="warn")
+
+
+def test_csv_without_drawing_column(tmp_path):
+    path = write(tmp_path / "t.csv", "key_id,countrycode,picture\n1,US,x\n")
+    with pytest.raises(InputReadError, match="no 'drawing' column"):
+        read_all(path)
+
+
+def test_empty_inputs(tmp_path):
+    empty = write(tmp_path / "e.csv", "")
+    assert read_all(empty)[1] == []
+    header_only = write(tmp_path / "h.csv", HEADER)
+    assert sum(len(b) for b in read_all(header_only)[1]) == 0
+    (tmp_path / "none").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no inputs"):
+        read_all(tmp_path / "none")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_all(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="not an input format"):
+        read_all(write(tmp_path / "x.txt", "hello"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_broken_gzip(tmp_path, data_dir, damage):
+    data = (data_dir / "kaggle" / "test_raw.csv.gz").read_bytes()
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data = bytearray(data)
+        data[len(data) // 2] ^= 0xFF
+        data = bytes(data)
+    path = tmp_path / "broken.csv.gz"
+    path.write_bytes(data)
+    with pytest.raises(InputReadError) as info:
+        read_all(path)
+    assert "broken.csv.gz" in str(info.value)
+    got, batches = read_all(path, on_error="skip", block_size=1 << 16)
+    rejects = [r for b in batches for r in b.rejects]
+    assert len(rejects) >= 1 and rejects[-1].source == str(path)
+    assert (got is None or len(got) < 1180)
+
+
+def test_ndjson_bad_lines(tmp_path):
+    good = '{"word":"cat","countrycode":"NA","timestamp":"2017-03-02 23:25:10.07453 UTC",' \
+           '"recognized":true,"key_id":"12","drawing":[[[1,2],[3,4]]]}'
+    lines = [good,
+             '{"word":"cat","key_id":"13"}',
+             'not json',
+             good.replace('"12"', '"1x"'),
+             good.replace('"drawing":[[[1,2],[3,4]]]', '"drawing":[[[1,2],[3]]]'),
+             good[:-10],
+             good.replace('"word":"cat"', '"word":"c\\u0061t \\"x\\""'),
+             "",
+             good.replace('{"word"', '{"extra":{"a":[1,{"b":"]"}]},"word"')]
+    path = write(tmp_path / "cat.ndjson", "\n".join(lines))
+    got, batches = read_all(path, on_error="skip")
+    reasons = {r.record: r.reason for b in batches for r in b.rejects}
+    assert got.record.tolist() == [0, 6, 8]
+    assert got.word.tolist() == ["cat", 'cat "x"', "cat"]
+    assert got.countrycode.tolist() == ["NA"] * 3
+    assert sorted(reasons) == [1, 2, 3, 4, 5]
+    assert "no 'drawing' key" in reasons[1] and "not a JSON object" in reasons[2]
+    assert "key_id" in reasons[3] and "y list" in reasons[4] and "truncated" in reasons[5]
+
+
+def test_bad_arguments(data_dir):
+    with pytest.raises(ValueError, match="on_error"):
+        read_all(data_dir / "kaggle" / "test_simplified.csv", on_error="nope")
+    with pytest.raises(ValueError, match="duplicates"):
+        read_all(data_dir / "kaggle" / "test_simplified.csv", words=["a", "a"])
+    with pytest.raises(ValueError, match="block_size"):
+        read_all(data_dir / "kaggle" / "test_simplified.csv", block_size=10)
