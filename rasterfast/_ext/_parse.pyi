@@ -1,0 +1,18 @@
+"""Private kernel: drawing text to flat columns (see ext/_parse.pyx)."""
+
+import numpy as np
+import numpy.typing as npt
+
+def _parse(
+    data: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    valid: npt.NDArray[np.uint8],
+    raw: bool,
+    max_points: int,
+    max_strokes: int,
+    stop_on_error: bool,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray,
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+]: ...
