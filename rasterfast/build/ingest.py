@@ -1,0 +1,156 @@
+"""Ingest: one Dask task per input file, from text to the stroke store.
+
+Reads the file in blocks, drops what the build filters (``recognized_only``,
+words outside ``--words``), simplifies raw drawings when the recipe draws
+simplified geometry, gives every drawing its split (test for Kaggle test
+files, else val or train by a hash of its key_id) and its bucket (a range of
+the order hash), and writes one Parquet file per (split, bucket) every
+``flush_rows`` drawings. The counts of the file go to ``strokes/_ingest/``;
+a re-run skips a file whose counts are there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..batch import StrokeBatch
+from ..errors import InputReadError
+from ..readers import Source, _read_source
+from ..readers._meta import ReadContext
+from .hashing import is_val, order_hash
+from .store import batch_to_table, write_table_atomic
+
+__all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_dir"]
+
+
+@dataclass(frozen=True)
+class IngestSpec:
+    """What every ingest task needs (plain values: it travels to worker processes)."""
+
+    store: str
+    geometry: str            # "simplified": store simplified, simplifying raw input; "raw"
+    seed: int
+    val_fraction: float
+    bucket_bits: int
+    words: tuple[str, ...] | None
+    recognized_only: bool
+    on_error: str
+    block_size: int = 4 << 20
+    flush_rows: int = 200_000
+
+
+@dataclass
+class IngestResult:
+    """What one input gave: the counters of the manifest, and its rejects."""
+
+    index: int
+    name: str
+    split: str = "train"      # "test" for a Kaggle test file (no words)
+    kind: str = ""
+    read: int = 0
+    parsed: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    rejects: list = field(default_factory=list)
+    words: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["rejects"] = [list(r) for r in self.rejects]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> IngestResult:
+        from ..errors import Reject
+
+        d = dict(d)
+        d["rejects"] = [Reject(*r) for r in d.get("rejects", [])]
+        return cls(**d)
+
+
+def piece_dir(store: Path, split: str, bucket: int) -> Path:
+    """Folder of the stroke-store files of one split and bucket."""
+    return store / split / f"b{bucket:05d}"
+
+
+def _done_path(store: Path, index: int) -> Path:
+    return store / "_ingest" / f"{index:06d}.json"
+
+
+def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
+    """Read input ``src`` (number ``index`` of the build) into the stroke store."""
+    store = Path(spec.store)
+    done = _done_path(store, index)
+    if done.is_file():
+        return IngestResult.from_json(json.loads(done.read_text()))
+    result = IngestResult(index=index, name=src.name)
+    ctx = ReadContext(on_error=spec.on_error, block_size=spec.block_size)
+    pending: dict[tuple[str, int], list] = {}
+    n_pending = 0
+    flushes = 0
+
+    def flush():
+        nonlocal pending, n_pending, flushes
+        for (split, bucket), parts in sorted(pending.items()):
+            batch = StrokeBatch.concat(parts)
+            table = batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
+                                   input=np.full(len(batch), index, np.int32))
+            write_table_atomic(table, piece_dir(store, split, bucket) /
+                               f"i{index:06d}-{flushes:04d}.parquet")
+        pending, n_pending = {}, 0
+        flushes += 1
+
+    for batch in _read_source(src, ctx):
+        result.read += len(batch) + len(batch.rejects)
+        result.rejected += len(batch.rejects)
+        result.rejects.extend(batch.rejects)
+        if not len(batch):
+            continue
+        result.kind = result.kind or batch.kind
+        if result.parsed == 0:  # a Kaggle test file has no words: it is the test split
+            result.split = "test" if bool((batch.word == "").all()) else "train"
+        is_test = result.split == "test"
+        result.parsed += len(batch)
+        keep = np.ones(len(batch), bool)
+        if spec.recognized_only and not is_test:
+            keep &= batch.recognized != 0
+        if spec.words is not None and not is_test:
+            keep &= np.isin(batch.word.astype(str), np.asarray(spec.words, dtype=str))
+        result.filtered += int((~keep).sum())
+        if not keep.all():
+            batch = batch.take(np.flatnonzero(keep))
+        if batch.kind == "raw" and spec.geometry == "simplified":
+            from ..simplify import simplify
+
+            batch = simplify(batch)
+        elif batch.kind == "simplified" and spec.geometry == "raw":
+            raise InputReadError("the recipe draws from raw drawings (it needs times), but this "
+                                 "input holds simplified ones", src.name)
+        for w, c in zip(*np.unique(batch.word.astype(str), return_counts=True)):
+            result.words[w] = result.words.get(w, 0) + int(c)
+        if result.split == "test":
+            groups = {("test", 0): np.arange(len(batch))}
+        else:
+            val = is_val(batch.key_id, spec.val_fraction, spec.seed)
+            bucket = (order_hash(batch.key_id, spec.seed) >> np.uint64(64 - spec.bucket_bits)
+                      if spec.bucket_bits else np.zeros(len(batch), np.uint64)).astype(np.int64)
+            groups = {}
+            for split, mask in (("train", ~val), ("val", val)):
+                for b in np.unique(bucket[mask]):
+                    groups[(split, int(b))] = np.flatnonzero(mask & (bucket == b))
+        for key, idx in groups.items():
+            pending.setdefault(key, []).append(batch.take(idx))
+        n_pending += len(batch)
+        if n_pending >= spec.flush_rows:
+            flush()
+    if n_pending:
+        flush()
+    done.parent.mkdir(parents=True, exist_ok=True)
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result.to_json()))
+    tmp.replace(done)
+    return result

@@ -1,0 +1,283 @@
+"""``rasterfast.build``: inputs to a finished shard directory, in three Dask stages.
+
+1. ingest (one task per input file): text to the stroke store, by split and bucket;
+2. plan (one task per bucket, key columns only): repeated key_ids, counts per word,
+   the ``--per-word`` cut, then the shards of every split, decided on the driver;
+3. render (one task per bucket): the planned shards, through ``format.Writer``.
+
+Every stage is a list of ``dask.delayed`` tasks computed on the threaded or
+process scheduler of this machine, or on a ``distributed`` cluster; the tasks
+share nothing but files in the output directory, so any of them can run
+anywhere, and a killed build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+from ..errors import check_on_error
+from ..readers import find_sources
+from .hashing import MAX_HASH
+from .ingest import IngestSpec, ingest_source
+from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
+from .progress import Progress, run_tasks
+from .render_stage import RenderSpec, render_bucket
+
+__all__ = ["build", "SCHEDULERS"]
+
+SCHEDULERS = ("threads", "processes")
+STORE = "strokes"
+#: Bytes of input text per drawing, to estimate counts before reading (Kaggle CSV rows).
+_ROW_BYTES = {"simplified": 500, "raw": 4200}
+_COMPRESSION_RATIO = {None: 1.0, "gzip": 3.5, "zstd": 4.0}
+#: Stroke-store bytes a render task holds per bucket; sets the number of buckets.
+_BUCKET_BYTES = 64 << 20
+
+
+def _input_bytes(src) -> int:
+    if src.member is not None:
+        import zipfile
+
+        with zipfile.ZipFile(src.path) as z:
+            size = z.getinfo(src.member).file_size
+    else:
+        size = os.path.getsize(src.path)
+    return int(size * _COMPRESSION_RATIO.get(src.compression, 3.5))
+
+
+def _estimate(sources, kind: str, image_bytes: int) -> tuple[int, int]:
+    """(estimated drawings, estimated bytes the build writes)."""
+    text = sum(_input_bytes(s) for s in sources)
+    n = max(1, text // _ROW_BYTES[kind])
+    store = text // 4                     # Parquet + zstd of the parsed strokes
+    return n, n * image_bytes + store
+
+
+def _check_space(out: Path, need: int, n: int, image_bytes: int) -> None:
+    probe = out if out.exists() else out.parent
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if need > free:
+        raise OSError(f"not enough disk space at {probe}: this build needs about "
+                      f"{need / 1e9:,.1f} GB ({n:,} drawings estimated from the input sizes x "
+                      f"{image_bytes:,} bytes per image, plus the stroke store), "
+                      f"{free / 1e9:,.1f} GB are free")
+
+
+def _client(scheduler: str):
+    if scheduler in SCHEDULERS:
+        return None
+    from distributed import Client
+
+    return Client(scheduler)
+
+
+def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: int = 8192,
+          val_fraction: float = 0.05, seed: int = 0, words=None, per_word: int | None = None,
+          recognized_only: bool = False, on_error: str = "raise", scheduler: str = "threads",
+          workers: int | None = None, progress: bool = True, check_space: bool = True,
+          entropy: bool = True, stream=None):
+    """Build memory-mapped image shards from Quick, Draw! inputs.
+
+    Parameters
+    ----------
+    inputs : path, glob or list of them
+        Anything :func:`rasterfast.read_drawings` takes. Kaggle test files (no
+        ``word`` column) become the ``test`` split, in their original order.
+    out : path
+        The shard directory (new, or an unfinished build of the same
+        configuration, which is resumed).
+    recipe : str or Recipe
+        A preset name (see ``Recipe.presets()``) or a :class:`~rasterfast.Recipe`.
+    size : int, optional
+        Image size for a preset name (the preset's default otherwise).
+    shard_size : int
+        Most drawings per shard (shards of a bucket are near-equal).
+    val_fraction : float
+        Share of the drawings in the ``val`` split, chosen by a hash of the
+        key_id and ``seed``: the same drawings for every recipe and size.
+    seed : int
+        Decides the order of drawings (by a keyed hash of the key_id) and the split.
+    words : list of str or path, optional
+        The word list (label = index); it also filters. Default: the sorted
+        words found in the inputs.
+    per_word : int, optional
+        Keep, per word, the ``per_word`` drawings with the smallest order hash
+        (a stable random sample).
+    recognized_only : bool
+        Drop drawings that the game did not recognise.
+    on_error : {"raise", "warn", "skip"}
+        What a bad drawing does (see :func:`rasterfast.read_drawings`).
+    scheduler : {"threads", "processes"} or str
+        Dask's local schedulers, or the address of a ``distributed`` scheduler.
+    workers : int, optional
+        Workers of the local scheduler (default: all cores).
+    progress : bool
+        Print progress to ``stream`` (stderr): a bar on a terminal, log lines otherwise.
+
+    Returns
+    -------
+    rasterfast.format.Manifest
+        What ``manifest.json`` now says.
+    """
+    from ..format import Writer
+    from ..recipe import Recipe
+
+    check_on_error(on_error)
+    for name, v, lo in (("shard_size", shard_size, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if per_word is not None and (not isinstance(per_word, int) or per_word < 1):
+        raise ValueError(f"per_word must be a positive integer, got {per_word!r}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if isinstance(recipe, str):
+        recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
+    elif size is not None and size != recipe.size:
+        raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
+    if isinstance(words, (str, os.PathLike)):
+        words = [w.strip() for w in Path(words).read_text().splitlines() if w.strip()]
+    if words is not None:
+        words = tuple(words)
+        if len(set(words)) != len(words):
+            raise ValueError("words has duplicates")
+    out = Path(out)
+    stream = stream if stream is not None else sys.stderr
+    sources = find_sources(inputs)
+    kind = recipe.needs
+    channels = len(recipe.channels)
+    image_bytes = channels * recipe.size * recipe.size
+    n_est, need = _estimate(sources, kind, image_bytes)
+    if (out / "manifest.json").exists():
+        raise FileExistsError(f"{out} is a finished build (it has manifest.json); "
+                              "choose another directory or remove it")
+    if check_space:
+        _check_space(out, need, n_est, image_bytes)
+    rows_per_bucket = max(1, _BUCKET_BYTES // (_ROW_BYTES[kind] // 2))
+    bucket_bits = min(12, max(0, math.ceil(math.log2(max(1, n_est / rows_per_bucket)))))
+    store = out / STORE
+    spec = IngestSpec(store=str(store), geometry="raw" if kind == "raw" else "simplified",
+                      seed=seed, val_fraction=val_fraction, bucket_bits=bucket_bits,
+                      words=words, recognized_only=recognized_only, on_error=on_error)
+    _claim_store(store, spec, [s.name for s in sources])
+    client = _client(scheduler)
+    try:
+        return _stages(sources, spec, recipe, out, words, per_word, shard_size, seed, scheduler,
+                       workers, client, progress, stream, entropy, Writer, channels)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
+    """Record the ingest configuration; refuse to mix with another one."""
+    config = {"spec": {k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in spec.__dict__.items() if k != "store"}, "inputs": names}
+    path = store / "_config.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != config:
+            raise ValueError(f"{store.parent} holds an unfinished build of other inputs or "
+                             "options; remove it to start over")
+        return
+    if store.parent.exists() and any(p.name != STORE for p in store.parent.iterdir()):
+        raise FileExistsError(f"{store.parent} is not empty and holds no rasterfast build")
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config))
+    tmp.replace(path)
+
+
+def _stages(sources, spec, recipe, out, words, per_word, shard_size, seed, scheduler, workers,
+            client, progress, stream, entropy, Writer, channels):
+    from dask import delayed
+
+    def prog(label, n, count):
+        return Progress(label, n, count, stream=stream, enabled=progress)
+
+    # 1. ingest
+    tasks = [delayed(ingest_source, pure=False)(s, i, spec) for i, s in enumerate(sources)]
+    ingested = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                         progress=prog("ingest", len(tasks), lambda r: r.read))
+    store = Path(spec.store)
+    # 2. plan
+    buckets = sorted({int(p.name[1:]) for split in ("train", "val")
+                      for p in (store / split).glob("b*") if p.is_dir()})
+    tasks = [delayed(count_bucket, pure=False)(str(store), b) for b in buckets]
+    counted = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                        progress=prog("plan", len(tasks), lambda r: sum(r.counts.values())))
+    test_count = count_bucket(str(store), 0, splits=("test",))
+    if words is None:
+        words = tuple(sorted({w for bc in counted for (_, w) in bc.counts if w}))
+    thresholds: dict = {}
+    cut: dict = {}
+    cut_counts: dict = {}
+    if per_word is not None:
+        cut, _short = word_thresholds(counted, per_word)
+        by_bucket: dict = {}
+        for w, (b, k) in cut.items():
+            by_bucket.setdefault(b, {})[w] = k
+        tasks = [delayed(threshold_bucket, pure=False)(str(store), b, ks)
+                 for b, ks in sorted(by_bucket.items())]
+        for got in run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                             progress=prog("cut", len(tasks), lambda r: 0)):
+            for w, (thr, per_split) in got.items():
+                thresholds[w] = thr
+                cut_counts[w] = per_split
+    plans = {}
+    for split in ("train", "val"):
+        per_bucket = {}
+        for bc in counted:
+            n = 0
+            for (s, w), c in bc.counts.items():
+                if s != split:
+                    continue
+                if w in cut:
+                    b_cut = cut[w][0]
+                    n += c if bc.bucket < b_cut else cut_counts[w][split] if bc.bucket == b_cut else 0
+                else:
+                    n += c
+            per_bucket[bc.bucket] = n
+        plans[split] = plan_shards(split, per_bucket, shard_size)
+    plans["test"] = plan_shards("test", {0: sum(test_count.counts.values())}, shard_size)
+    # 3. render
+    writer = Writer(out, recipe, list(words), channels=channels, size=recipe.size, seed=seed)
+    rspec = RenderSpec(store=str(store), recipe=recipe.get_config(), words=tuple(words),
+                       writer=writer, thresholds={w: t for w, t in thresholds.items()
+                                                  if t != int(MAX_HASH)}, entropy=entropy)
+    tasks = [delayed(render_bucket, pure=False)(rspec, split, b, first, sizes)
+             for split, plan in plans.items() for b, first, sizes in plan.buckets]
+    rendered = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                         progress=prog("render", len(tasks), lambda r: r.drawings))
+    # counters per input: read = written + rejected + filtered + duplicate
+    written, filtered, duplicates = Counter(), Counter(), Counter()
+    for r in rendered:
+        written.update(r.written)
+        filtered.update(r.filtered)
+        duplicates.update(r.duplicates)
+    for bc in counted + [test_count]:
+        duplicates.update(bc.duplicates)
+    stats, rejects = [], []
+    for res in ingested:
+        i = res.index
+        entry = {"name": res.name, "split": res.split, "kind": res.kind, "read": res.read,
+                 "written": written[i], "rejected": res.rejected,
+                 "filtered": res.filtered + filtered[i], "duplicate": duplicates[i]}
+        if entry["read"] != entry["written"] + entry["rejected"] + entry["filtered"] + \
+                entry["duplicate"]:
+            raise RuntimeError(f"counts do not add up for {res.name}: {entry}")
+        stats.append(entry)
+        rejects.extend(res.rejects)
+    expected = {split: plan.num_shards for split, plan in plans.items() if plan.num_shards}
+    extra = {"val_fraction": spec.val_fraction, "per_word": per_word,
+             "recognized_only": spec.recognized_only, "shard_size": shard_size,
+             "order": "keyed splitmix64 hash of key_id (seed); test split in input order",
+             "duplicates_kept": "first occurrence in input order"}
+    return writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected)

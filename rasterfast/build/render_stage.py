@@ -1,0 +1,106 @@
+"""Render: one Dask task per bucket of a split, from the stroke store to image shards.
+
+The task reads its bucket, applies the plan (first occurrence of each key_id,
+the ``--per-word`` cut), orders the drawings by order hash (the test split
+keeps its input order), gives labels from the word list, and renders each
+planned shard straight into the writable memory map of its ``images.npy``
+through :class:`rasterfast.format.Writer`. Shards already finished are not
+redone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .plan import first_occurrences, pieces
+from .store import read_tables, table_to_batch
+
+__all__ = ["RenderSpec", "RenderResult", "render_bucket"]
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """What every render task needs (plain values and a picklable Writer)."""
+
+    store: str
+    recipe: dict
+    words: tuple[str, ...]
+    writer: object
+    thresholds: dict = field(default_factory=dict)   # word -> largest order hash kept
+    entropy: bool = True
+
+
+@dataclass
+class RenderResult:
+    """Counters of one task, per input index."""
+
+    drawings: int = 0
+    rendered: int = 0
+    written: Counter = field(default_factory=Counter)
+    filtered: Counter = field(default_factory=Counter)
+    duplicates: Counter = field(default_factory=Counter)
+
+
+def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, RenderResult]:
+    """Indices of the rows to write, in shard order, and the counters of the others."""
+    res = RenderResult()
+    key = table.column("key_id").to_numpy()
+    inp = table.column("input").to_numpy()
+    keep = first_occurrences(key, inp, table.column("record").to_numpy())
+    if split == "test":
+        res.duplicates.update(inp[~keep].tolist())
+        return np.flatnonzero(keep), res
+    order = table.column("order").to_numpy()
+    if spec.thresholds:
+        words = table.column("word").to_numpy(zero_copy_only=False).astype(str)
+        limit = np.array([spec.thresholds.get(w, np.iinfo(np.uint64).max) for w in words],
+                         np.uint64) if len(words) else np.zeros(0, np.uint64)
+        cut = keep & (order > limit)
+        res.filtered.update(inp[cut].tolist())
+        keep &= ~cut
+    idx = np.flatnonzero(keep)
+    return idx[np.argsort(order[idx], kind="stable")], res
+
+
+def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
+                  sizes: list[int]) -> RenderResult:
+    """Task: render the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket."""
+    from ..entropy import sketch_entropy
+    from ..recipe import Recipe
+    from ..render import render
+
+    writer = spec.writer
+    table = read_tables(pieces(Path(spec.store), split, bucket))
+    if table is None:
+        raise RuntimeError(f"stroke store has no files for {split} bucket {bucket}")
+    idx, res = _select(table, spec, split)
+    if len(idx) != sum(sizes):
+        raise RuntimeError(f"{split} bucket {bucket}: the plan expects {sum(sizes)} drawings, "
+                           f"the stroke store gives {len(idx)} (was it changed during the build?)")
+    inputs = table.column("input").to_numpy()[idx]
+    res.written.update(inputs.tolist())
+    res.drawings = len(idx)
+    todo = [(first_index + i, sum(sizes[:i]), n) for i, n in enumerate(sizes)
+            if writer.done(split, first_index + i) is None]
+    if not todo:
+        return res
+    recipe = Recipe.from_config(spec.recipe)
+    word_index = pa.array(list(spec.words), pa.string())
+    for index, start, n in todo:
+        part = table.take(pa.array(idx[start:start + n]))
+        batch = table_to_batch(part)
+        labels = pc.index_in(part.column("word"), value_set=word_index).fill_null(-1)
+        batch.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)
+        with writer.shard(split, index, n) as sh:
+            render(batch, recipe, out=sh.images)
+            entropy = sketch_entropy(sh.images) if spec.entropy else None
+            sh.set_meta(batch, entropy=entropy)
+            sh.set_labels(batch.label)
+        res.rendered += n
+    return res

@@ -1,0 +1,99 @@
+"""The stroke store: drawings as Parquet (zstd), the state between ingest and render.
+
+A build keeps its parsed drawings under ``DIR/strokes/`` so that another
+recipe or size (``rasterfast render``) never reads the CSVs again. Each file
+holds one input's drawings of one bucket (a range of the order hash) of one
+split; strokes are nested lists, ``x``, ``y`` (and ``t``) as
+``list<list<int16 | float32 | int32>>``, built from the StrokeBatch offsets
+without copying the points.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..batch import StrokeBatch
+
+__all__ = ["batch_to_table", "table_to_batch", "write_table_atomic", "read_tables"]
+
+_META = ("key_id", "label", "word", "countrycode", "recognized", "timestamp", "record")
+
+
+def _nested(values: np.ndarray, stroke_offsets: np.ndarray, drawing_offsets: np.ndarray):
+    inner = pa.LargeListArray.from_arrays(pa.array(stroke_offsets, pa.int64()), pa.array(values))
+    return pa.LargeListArray.from_arrays(pa.array(drawing_offsets, pa.int64()), inner)
+
+
+def batch_to_table(batch: StrokeBatch, **extra: np.ndarray) -> pa.Table:
+    """A table of ``batch`` (one row per drawing) with ``extra`` per-drawing columns."""
+    cols = {
+        "key_id": pa.array(batch.key_id, pa.uint64()),
+        "label": pa.array(batch.label, pa.int16()),
+        "word": pa.array(batch.word.astype(str) if len(batch) else [], pa.string()),
+        "countrycode": pa.array(batch.countrycode.astype(str) if len(batch) else [], pa.string()),
+        "recognized": pa.array(batch.recognized, pa.int8()),
+        "timestamp": pa.array(batch.timestamp.astype("datetime64[us]"), pa.timestamp("us")),
+        "source": pa.array([batch.sources[i] for i in batch.source_id] if len(batch) else [],
+                           pa.string()),
+        "record": pa.array(batch.record, pa.int64()),
+    }
+    for name, values in extra.items():
+        cols[name] = pa.array(values)
+    so, do = batch.stroke_offsets, batch.drawing_offsets
+    cols["x"] = _nested(batch.x, so, do)
+    cols["y"] = _nested(batch.y, so, do)
+    if batch.has_time:
+        cols["t"] = _nested(batch.t, so, do)
+    table = pa.table(cols)
+    return table.replace_schema_metadata({"kind": batch.kind})
+
+
+def _flat(col: pa.ChunkedArray | pa.Array):
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    o0, o1 = arr.offsets[0].as_py(), arr.offsets[-1].as_py()
+    do = arr.offsets.to_numpy() - o0
+    inner = arr.values.slice(o0, o1 - o0)
+    i0, i1 = inner.offsets[0].as_py(), inner.offsets[-1].as_py()
+    so = inner.offsets.to_numpy() - i0
+    values = inner.values.slice(i0, i1 - i0).to_numpy(zero_copy_only=False)
+    return values, so.astype(np.int64), do.astype(np.int64)
+
+
+def table_to_batch(table: pa.Table, kind: str | None = None) -> StrokeBatch:
+    """The StrokeBatch of a stroke-store table (inverse of :func:`batch_to_table`)."""
+    if kind is None:
+        meta = table.schema.metadata or {}
+        kind = meta.get(b"kind", b"simplified").decode()
+    x, so, do = _flat(table.column("x"))
+    y, _, _ = _flat(table.column("y"))
+    t = _flat(table.column("t"))[0] if "t" in table.column_names else None
+    sources = table.column("source").to_numpy(zero_copy_only=False)
+    names, source_id = np.unique(sources.astype(str), return_inverse=True) if len(sources) else (
+        np.array(["<input>"]), np.zeros(0, np.int64))
+    per = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _META}
+    per["word"] = per["word"].astype(object)
+    per["countrycode"] = per["countrycode"].astype(object)
+    return StrokeBatch.from_columns(kind, x, y, t, so, do, sources=tuple(names.tolist()),
+                                    source_id=source_id.astype(np.int32), **per)
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` as Parquet (zstd) under a temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def read_tables(paths, columns=None) -> pa.Table | None:
+    """All ``paths`` as one table, in the order given (None when there are none)."""
+    tables = [pq.read_table(p, columns=columns) for p in paths]
+    if not tables:
+        return None
+    table = pa.concat_tables(tables, promote_options="default")
+    return table
