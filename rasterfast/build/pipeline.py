@@ -29,7 +29,7 @@ from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
 from .progress import Progress, run_tasks
 from .render_stage import RenderSpec, render_bucket
 
-__all__ = ["build", "SCHEDULERS"]
+__all__ = ["build", "rerender", "SCHEDULERS"]
 
 SCHEDULERS = ("threads", "processes")
 STORE = "strokes"
@@ -127,7 +127,8 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     rasterfast.format.Manifest
         What ``manifest.json`` now says.
     """
-    from ..format import Writer
+    from dask import delayed
+
     from ..recipe import Recipe
 
     check_on_error(on_error)
@@ -169,8 +170,54 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     _claim_store(store, spec, [s.name for s in sources])
     client = _client(scheduler)
     try:
-        return _stages(sources, spec, recipe, out, words, per_word, shard_size, seed, scheduler,
-                       workers, client, progress, stream, entropy, Writer, channels)
+        tasks = [delayed(ingest_source, pure=False)(s, i, spec) for i, s in enumerate(sources)]
+        ingested = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                             progress=Progress("ingest", len(tasks), lambda r: r.read,
+                                               stream=stream, enabled=progress))
+        return _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed,
+                                scheduler, workers, client, progress, stream, entropy)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def rerender(build_dir, out, recipe, *, size: int | None = None, shard_size: int | None = None,
+             scheduler: str = "threads", workers: int | None = None, progress: bool = True,
+             entropy: bool = True, stream=None):
+    """Render a finished build again, at another recipe or size, from its stroke store.
+
+    The inputs are not read again: ``out`` gets the same drawings, splits, order and
+    word list as ``build_dir`` (whose stroke store it uses in place).
+
+    Returns
+    -------
+    rasterfast.format.Manifest
+    """
+    from ..format.manifest import Manifest
+    from ..recipe import Recipe
+    from .ingest import IngestResult
+
+    build_dir = Path(build_dir)
+    store = build_dir / STORE
+    old = Manifest.load(build_dir)
+    config = json.loads((store / "_config.json").read_text())
+    spec = IngestSpec(store=str(store), **{k: (tuple(v) if isinstance(v, list) else v)
+                                           for k, v in config["spec"].items()})
+    if isinstance(recipe, str):
+        recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
+    if recipe.needs == "raw" and spec.geometry != "raw":
+        raise ValueError(f"recipe {recipe!r} draws from raw drawings, but {build_dir} stored "
+                         "simplified ones (build it from the raw inputs)")
+    ingested = [IngestResult.from_json(json.loads(p.read_text()))
+                for p in sorted((store / "_ingest").glob("*.json"))]
+    extra = old.extra or {}
+    stream = stream if stream is not None else sys.stderr
+    client = _client(scheduler)
+    try:
+        return _plan_and_render(
+            ingested, spec, recipe, Path(out), tuple(old.words), extra.get("per_word"),
+            shard_size or extra.get("shard_size", 8192), old.seed or 0, scheduler, workers,
+            client, progress, stream, entropy)
     finally:
         if client is not None:
             client.close()
@@ -195,18 +242,17 @@ def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
     tmp.replace(path)
 
 
-def _stages(sources, spec, recipe, out, words, per_word, shard_size, seed, scheduler, workers,
-            client, progress, stream, entropy, Writer, channels):
+def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed, scheduler,
+                     workers, client, progress, stream, entropy):
     from dask import delayed
+
+    from ..format import Writer
 
     def prog(label, n, count):
         return Progress(label, n, count, stream=stream, enabled=progress)
 
-    # 1. ingest
-    tasks = [delayed(ingest_source, pure=False)(s, i, spec) for i, s in enumerate(sources)]
-    ingested = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
-                         progress=prog("ingest", len(tasks), lambda r: r.read))
     store = Path(spec.store)
+    channels = len(recipe.channels)
     # 2. plan
     buckets = sorted({int(p.name[1:]) for split in ("train", "val")
                       for p in (store / split).glob("b*") if p.is_dir()})
@@ -279,5 +325,6 @@ def _stages(sources, spec, recipe, out, words, per_word, shard_size, seed, sched
     extra = {"val_fraction": spec.val_fraction, "per_word": per_word,
              "recognized_only": spec.recognized_only, "shard_size": shard_size,
              "order": "keyed splitmix64 hash of key_id (seed); test split in input order",
-             "duplicates_kept": "first occurrence in input order"}
+             "duplicates_kept": "first occurrence in input order",
+             "stroke_store": os.path.relpath(store, out)}
     return writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected)

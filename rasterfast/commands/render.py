@@ -1,0 +1,39 @@
+"""``rasterfast render``: a finished build again, at another recipe or size."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = """\
+Render the drawings of a finished build (DIR) again with another recipe or size, from
+its stroke store: the inputs are not read again, and DIR2 gets the same drawings,
+splits, order and word list.
+
+example:
+  rasterfast render shards64 --recipe gray --size 128 --out shards128
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("render", help="re-render a build at another recipe or size",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("build_dir", metavar="DIR", help="a finished build")
+    p.add_argument("--out", required=True, metavar="DIR2", help="the new shard directory")
+    p.add_argument("--recipe", required=True, help="preset name")
+    p.add_argument("--size", type=int, help="image size in pixels (16-512)")
+    p.add_argument("--shard-size", type=int, metavar="N", help="default: as in DIR")
+    p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..build.pipeline import rerender
+
+    manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
+                        shard_size=args.shard_size, scheduler=args.scheduler,
+                        workers=args.workers, progress=not args.quiet)
+    counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in manifest.splits)
+    print(f"wrote {args.out}: {counts} drawings")
+    return 0
