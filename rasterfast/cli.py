@@ -14,6 +14,10 @@ import sys
 #: Subcommand modules under rasterfast.commands, in the order --help lists them.
 COMMANDS = [
     "synth",
+    "build",
+    "render",
+    "verify",
+    "inspect",
 ]
 
 

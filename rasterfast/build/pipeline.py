@@ -260,8 +260,19 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
     counted = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                         progress=prog("plan", len(tasks), lambda r: sum(r.counts.values())))
     test_count = count_bucket(str(store), 0, splits=("test",))
+    found = {w for bc in counted for (_, w) in bc.counts if w}
+    n_read = sum(r.read for r in ingested)
+    if not found and not test_count.counts:
+        raise ValueError(f"no drawings to write: {n_read:,} read, "
+                         f"{sum(r.rejected for r in ingested):,} rejected, "
+                         f"{sum(r.filtered for r in ingested):,} filtered out")
     if words is None:
-        words = tuple(sorted({w for bc in counted for (_, w) in bc.counts if w}))
+        words = tuple(sorted(found))
+    else:
+        missing = [w for w in words if w not in found]
+        if missing and found:
+            raise ValueError(f"{len(missing)} word(s) of the word list are in none of the "
+                             f"inputs: {missing[:10]}; fix the list (labels must have drawings)")
     thresholds: dict = {}
     cut: dict = {}
     cut_counts: dict = {}
@@ -321,6 +332,15 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
             raise RuntimeError(f"counts do not add up for {res.name}: {entry}")
         stats.append(entry)
         rejects.extend(res.rejects)
+    if rejects:  # the manifest keeps a summary; every reject is listed here
+        import pyarrow as pa
+
+        from .store import write_table_atomic
+
+        write_table_atomic(pa.table({
+            "source": [r.source for r in rejects], "record": [int(r.record) for r in rejects],
+            "offset": [int(r.offset) for r in rejects], "reason": [r.reason for r in rejects]}),
+            out / "rejects.parquet")
     expected = {split: plan.num_shards for split, plan in plans.items() if plan.num_shards}
     extra = {"val_fraction": spec.val_fraction, "per_word": per_word,
              "recognized_only": spec.recognized_only, "shard_size": shard_size,

@@ -1,0 +1,67 @@
+"""``rasterfast inspect``: what a shard directory holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+HELP = """\
+Print the recipe, the drawings per split and word, the rejects and the sketch-entropy
+percentiles of a shard directory (from its manifest and metadata; images are not read).
+
+example:
+  rasterfast inspect shards64 --words 20
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("inspect", help="recipe, counts, rejects and entropy of a shard directory",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--words", type=int, default=10, metavar="K",
+                   help="show the K most and least frequent words per split (default 10)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..format import Reader
+
+    reader = Reader(args.dir)
+    m = reader.manifest
+    print(f"{args.dir}: format {m.format_version}, {m.num_classes} words, images uint8 "
+          f"{list(m.image_shape)}, seed {m.seed}")
+    print("recipe:", json.dumps(m.recipe, sort_keys=True))
+    for split in reader.splits:
+        meta = reader.meta(split, columns=["word", "entropy"])
+        words, counts = np.unique(meta.column("word").to_numpy(zero_copy_only=False).astype(str),
+                                  return_counts=True)
+        print(f"\n{split}: {m.count(split):,} drawings in {len(reader.shards(split))} shards, "
+              f"{len(words)} words")
+        order = np.argsort(-counts, kind="stable")
+        k = args.words
+        if len(words) > 2 * k:
+            shown = [*order[:k], None, *order[-k:]]
+        else:
+            shown = list(order)
+        for i in shown:
+            print("  ..." if i is None else f"  {counts[i]:>9,}  {words[i]}")
+        ent = meta.column("entropy").to_numpy(zero_copy_only=False)
+        ent = ent[~np.isnan(ent)]
+        if len(ent):
+            q = np.percentile(ent, [0, 1, 5, 50, 95, 99, 100])
+            print("  entropy (bits) p0 p1 p5 p50 p95 p99 p100: " +
+                  " ".join(f"{v:.2f}" for v in q))
+    print(f"\ninputs: {len(m.inputs)}")
+    totals = {k: sum(int(e.get(k, 0)) for e in m.inputs)
+              for k in ("read", "written", "rejected", "filtered", "duplicate")}
+    print("  " + ", ".join(f"{k} {v:,}" for k, v in totals.items()))
+    rej = m.rejects or {}
+    if rej.get("count"):
+        print(f"rejects: {rej['count']:,}")
+        for reason, n in list(rej.get("by_reason", {}).items())[:10]:
+            print(f"  {n:>9,}  {reason}")
+        for r in rej.get("first", [])[:5]:
+            print(f"  e.g. {r['source']}, record {r['record']}: {r['reason']}")
+    return 0

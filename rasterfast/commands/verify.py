@@ -1,0 +1,29 @@
+"""``rasterfast verify``: recompute the checksums of a shard directory."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = """\
+Check every file that DIR/manifest.json lists: present, of the listed size, and with the
+listed sha256. Names every missing, truncated or altered file; exit status 1 if any.
+
+example:
+  rasterfast verify shards64
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check a shard directory's files against its manifest",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--sizes-only", action="store_true", help="skip the checksums (fast)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..format import verify
+
+    report = verify(args.dir, checksums=not args.sizes_only)
+    print(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,267 @@
+"""rasterfast build end to end on the real sample: counts, images, mix, determinism, safety."""
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from rasterfast import Recipe, StrokeBatch, StrokeParseError, read_drawings, render
+from rasterfast.build import build
+from rasterfast.build.pipeline import rerender
+from rasterfast.format import Reader, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = 32
+
+
+def kaggle_simplified(data_dir, n_words=None):
+    files = sorted((data_dir / "kaggle" / "train_simplified").iterdir())
+    return (files[:n_words] if n_words else files) + [data_dir / "kaggle" / "test_simplified.csv"]
+
+
+@pytest.fixture(scope="module")
+def simplified_build(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("b") / "gray"
+    manifest = build(kaggle_simplified(data_dir), out, "gray", size=SIZE, shard_size=1000,
+                     val_fraction=0.1, progress=False)
+    return out, manifest
+
+
+def all_drawings(data_dir, paths):
+    return StrokeBatch.concat(list(read_drawings(paths)))
+
+
+def test_counts_and_labels(simplified_build, data_dir):
+    out, manifest = simplified_build
+    reader = Reader(out)
+    train_files = kaggle_simplified(data_dir)[:-1]
+    n_train = 6880
+    assert manifest.count("train") + manifest.count("val") == n_train
+    assert manifest.count("test") == 1720
+    assert 0.05 < manifest.count("val") / n_train < 0.15
+    words = reader.words
+    assert words == sorted(words) and len(words) == len(train_files)
+    for split in ("train", "val"):
+        meta = reader.meta(split)
+        labels = reader.labels(split)
+        assert [words[i] for i in labels] == meta.column("word").to_pylist()
+    # every input's counters add up, and here nothing was lost
+    for entry in manifest.inputs:
+        e = entry if isinstance(entry, dict) else entry.to_json()
+        assert e["read"] == e["written"] + e["rejected"] + e["filtered"] + e["duplicate"]
+        assert e["written"] == e["read"]
+
+
+def test_images_equal_render_of_their_drawing(simplified_build, data_dir):
+    out, manifest = simplified_build
+    reader = Reader(out)
+    ref = all_drawings(data_dir, kaggle_simplified(data_dir))
+    by_key = {int(k): i for i, k in enumerate(ref.key_id)}
+    recipe = Recipe.from_config(manifest.recipe)
+    for split in ("train", "val", "test"):
+        for shard in range(len(reader.shards(split))):
+            images = reader.images(split, shard)
+            keys = reader.meta(split, shard).column("key_id").to_numpy()
+            expect = render(ref.take([by_key[int(k)] for k in keys]), recipe)
+            np.testing.assert_array_equal(images, expect)
+
+
+def test_test_split_keeps_input_order(simplified_build, data_dir):
+    out, _ = simplified_build
+    keys = Reader(out).meta("test").column("key_id").to_numpy()
+    with open(data_dir / "kaggle" / "test_simplified.csv") as fh:
+        expect = [int(line.split(",", 1)[0]) for line in list(fh)[1:]]
+    assert keys.tolist() == expect
+
+
+def test_every_train_shard_mixes_words(simplified_build):
+    out, _ = simplified_build
+    reader = Reader(out)
+    for shard in range(len(reader.shards("train"))):
+        words = reader.meta("train", shard).column("word").to_numpy(zero_copy_only=False)
+        _, counts = np.unique(words, return_counts=True)
+        # ~20 drawings per word in the sample: a shard of ~1000 must hold most words,
+        # and none may dominate
+        assert len(counts) > 150 and counts.max() < 0.05 * len(words)
+
+
+def test_deterministic_across_workers_and_schedulers(tmp_path, data_dir, simplified_build):
+    ref_out, ref = simplified_build
+    for scheduler, workers in (("threads", 1), ("processes", 2)):
+        out = tmp_path / f"{scheduler}{workers}"
+        m = build(kaggle_simplified(data_dir), out, "gray", size=SIZE, shard_size=1000,
+                  val_fraction=0.1, scheduler=scheduler, workers=workers, progress=False)
+        for split in ("train", "val", "test"):
+            assert [s.to_json() for s in m.shards(split)] == \
+                [s.to_json() for s in ref.shards(split)]
+
+
+def test_val_split_same_for_every_recipe_and_size(tmp_path, data_dir, simplified_build):
+    out, _ = simplified_build
+    other = build(kaggle_simplified(data_dir, 40), tmp_path / "o", "beluga", size=64,
+                  shard_size=500, val_fraction=0.1, progress=False)
+    val_a = set(Reader(out).meta("val").column("key_id").to_pylist())
+    val_b = set(Reader(tmp_path / "o").meta("val").column("key_id").to_pylist())
+    assert val_b and val_b <= val_a
+    assert other.count("val") == len(val_b)
+
+
+def test_rerender_from_stroke_store(tmp_path, simplified_build):
+    out, manifest = simplified_build
+    m2 = rerender(out, tmp_path / "r", "gray", size=16, progress=False)
+    for split in ("train", "val", "test"):
+        a = Reader(out).meta(split).column("key_id").to_pylist()
+        b = Reader(tmp_path / "r").meta(split).column("key_id").to_pylist()
+        assert a == b
+    assert m2.image_shape == (1, 16, 16)
+
+
+def test_per_word_and_words_file(tmp_path, data_dir):
+    files = kaggle_simplified(data_dir, 12)[:-1]
+    words_file = tmp_path / "words.txt"
+    chosen = [f.stem for f in files[::-1][:6]]
+    words_file.write_text("\n".join(chosen) + "\n")
+    m = build(files, tmp_path / "o", "gray", size=16, per_word=7, words=words_file,
+              val_fraction=0.2, progress=False)
+    reader = Reader(tmp_path / "o")
+    assert reader.words == chosen
+    words = np.concatenate([reader.meta(s).column("word").to_numpy(zero_copy_only=False)
+                            for s in ("train", "val") if s in m.splits])
+    assert sorted(np.unique(words, return_counts=True)[1].tolist()) == [7] * 6
+    # a stable sample: the same drawings with another size
+    m2 = build(files, tmp_path / "p", "gray", size=24, per_word=7, words=words_file,
+               val_fraction=0.2, progress=False)
+    keys = lambda d: sorted(k for s in ("train", "val") if s in m2.splits  # noqa: E731
+                            for k in Reader(d).meta(s).column("key_id").to_pylist())
+    assert keys(tmp_path / "o") == keys(tmp_path / "p")
+    filtered = sum((e if isinstance(e, dict) else e.to_json())["filtered"] for e in m.inputs)
+    assert filtered == sum(1 for f in files for _ in open(f)) - len(files) - 6 * 7
+
+
+def test_raw_time_recipe(tmp_path, data_dir):
+    files = sorted((data_dir / "kaggle" / "train_raw").iterdir())[:10]
+    m = build(files + [data_dir / "kaggle" / "test_raw.csv.gz"], tmp_path / "t", "time3",
+              size=SIZE, progress=False, val_fraction=0.0)
+    reader = Reader(tmp_path / "t")
+    assert reader.image_shape == (3, SIZE, SIZE)
+    assert m.count("test") == 1180
+    ref = StrokeBatch.concat(list(read_drawings(files)))
+    keys = reader.meta("train", 0).column("key_id").to_numpy()
+    by_key = {int(k): i for i, k in enumerate(ref.key_id)}
+    expect = render(ref.take([by_key[int(k)] for k in keys]), Recipe.from_config(m.recipe))
+    np.testing.assert_array_equal(reader.images("train", 0), expect)
+
+
+def test_duplicates_kept_once(tmp_path, data_dir):
+    f = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[0]
+    shutil.copy(f, tmp_path / "a.csv")
+    shutil.copy(f, tmp_path / "b.csv")
+    m = build([tmp_path / "a.csv", tmp_path / "b.csv"], tmp_path / "o", "gray", size=16,
+              progress=False)
+    n = sum(1 for _ in open(f)) - 1
+    assert m.count("train") + m.count("val") == n
+    stats = {(e if isinstance(e, dict) else e.to_json())["name"]:
+             (e if isinstance(e, dict) else e.to_json()) for e in m.inputs}
+    assert stats[str(tmp_path / "b.csv")]["duplicate"] == n
+    assert stats[str(tmp_path / "a.csv")]["duplicate"] == 0
+
+
+def test_verify_catches_damage(tmp_path, data_dir):
+    out = tmp_path / "o"
+    build(kaggle_simplified(data_dir, 30), out, "gray", size=16, shard_size=200, progress=False)
+    assert verify(out).ok
+    shards = sorted((out / "train").glob("*.images.npy"))
+    with open(shards[0], "r+b") as fh:
+        fh.seek(5000)
+        b = fh.read(1)
+        fh.seek(5000)
+        fh.write(bytes([b[0] ^ 0xFF]))
+    labels = sorted((out / "train").glob("*.labels.npy"))[1]
+    labels.write_bytes(labels.read_bytes()[:-3])
+    report = verify(out)
+    assert not report.ok
+    text = str(report)
+    assert shards[0].name in text and labels.name in text
+    proc = subprocess.run([sys.executable, "-m", "rasterfast.cli", "verify", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and shards[0].name in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("case", ["corrupt_gz", "missing_column", "unknown_word", "empty",
+                                  "no_inputs"])
+def test_bad_inputs_clear_error_nothing_written(tmp_path, data_dir, case):
+    src = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[0]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    kw = {}
+    if case == "corrupt_gz":
+        data = gzip.compress(src.read_bytes())
+        (inputs / "x.csv.gz").write_bytes(data[: len(data) // 2])
+        match = "x.csv.gz"
+    elif case == "missing_column":
+        (inputs / "x.csv").write_text("key_id,countrycode,word\n1,US,cat\n")
+        match = "no 'drawing' column"
+    elif case == "unknown_word":
+        shutil.copy(src, inputs / "x.csv")
+        (tmp_path / "w.txt").write_text(f"{src.stem}\nnot-a-word\n")
+        kw["words"] = tmp_path / "w.txt"
+        match = "not-a-word"
+    elif case == "empty":
+        (inputs / "x.csv").write_text("")
+        match = "no drawings"
+    else:
+        match = "holds no inputs"
+    out = tmp_path / "out"
+    with pytest.raises((StrokeParseError, FileNotFoundError, ValueError), match=match):
+        build([inputs], out, "gray", size=16, progress=False, **kw)
+    assert not (out / "manifest.json").exists()
+
+
+def _build_cmd(inputs, out):
+    return [sys.executable, "-m", "rasterfast.cli", "build", *map(str, inputs), "--out", str(out),
+            "--recipe", "gray", "--size", "16", "--shard-size", "100", "--workers", "1",
+            "--quiet"]
+
+
+@pytest.mark.slow
+def test_sigkill_and_rerun_is_byte_identical(tmp_path, data_dir):
+    inputs = kaggle_simplified(data_dir, 60)
+    ref = tmp_path / "ref"
+    subprocess.run(_build_cmd(inputs, ref), check=True)
+    out = tmp_path / "killed"
+    for delay in (0.8, 2.0):
+        proc = subprocess.Popen(_build_cmd(inputs, out))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    subprocess.run(_build_cmd(inputs, out), check=True)
+    a = json.loads((ref / "manifest.json").read_text())
+    b = json.loads((out / "manifest.json").read_text())
+    assert a["splits"] == b["splits"]
+    for split in a["splits"]:
+        for f in sorted((ref / split).iterdir()):
+            assert (out / split / f.name).read_bytes() == f.read_bytes(), f.name
+    assert verify(out).ok
+
+
+@pytest.mark.slow
+def test_local_cluster_identical(tmp_path, data_dir, simplified_build):
+    from distributed import LocalCluster
+
+    _, ref = simplified_build
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        m = build(kaggle_simplified(data_dir), tmp_path / "c", "gray", size=SIZE,
+                  shard_size=1000, val_fraction=0.1, scheduler=cluster.scheduler_address,
+                  progress=False)
+    for split in ("train", "val", "test"):
+        assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
