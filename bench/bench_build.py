@@ -94,7 +94,7 @@ def run_build(folder: Path, out: Path, workers: int, size: int = 64) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     code = f"""
 import json, resource, sys, time
-from rasterfast.build import build
+from rasterfast.pipeline import build
 t0 = time.perf_counter()
 m = build([{str(folder)!r}], {str(out)!r}, "gray", size={size}, workers={workers},
           progress=False, val_fraction=0.02)

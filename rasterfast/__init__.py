@@ -2,18 +2,60 @@
 
 from .batch import StrokeBatch
 from .errors import InputReadError, Reject, StrokeParseError
+from .format import Reader, ShardFormatError, Writer, verify
+from .metrics import map_at_k, write_submission
 from .parse import detect_kind, parse_drawings
 from .readers import read_drawings
+from .recipe import Recipe
+from .render import render
+from .entropy import sketch_entropy
 
 __version__ = "0.1.0"
 
 __all__ = [
     "StrokeBatch",
     "parse_drawings",
-    "read_drawings",
     "detect_kind",
+    "read_drawings",
+    "Recipe",
+    "render",
+    "sketch_entropy",
+    "build",
+    "Writer",
+    "Reader",
+    "verify",
+    "ShardDataset",
+    "ShardLoader",
+    "to_float",
+    "map_at_k",
+    "write_submission",
     "StrokeParseError",
     "InputReadError",
+    "ShardFormatError",
     "Reject",
     "__version__",
 ]
+
+# Names imported on first use: torch (ShardDataset, to_float) and dask (build) are heavy,
+# and `import rasterfast` should not pay for them.
+_LAZY = {
+    "ShardDataset": "rasterfast.data",
+    "ShardLoader": "rasterfast.data",
+    "to_float": "rasterfast.gpu",
+    "build": "rasterfast.pipeline",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rasterfast' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from rasterfast import Recipe, StrokeBatch, StrokeParseError, read_drawings, render
-from rasterfast.build import build
-from rasterfast.build.pipeline import rerender
+from rasterfast.pipeline import build
+from rasterfast.pipeline import rerender
 from rasterfast.format import Reader, verify
 
 ROOT = Path(__file__).resolve().parent.parent

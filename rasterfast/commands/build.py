@@ -51,7 +51,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..build import build
+    from ..pipeline import build
 
     manifest = build(args.inputs, args.out, args.recipe, size=args.size,
                      shard_size=args.shard_size, val_fraction=args.val_fraction, seed=args.seed,

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..build.pipeline import rerender
+    from ..pipeline import rerender
 
     manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
                         shard_size=args.shard_size, scheduler=args.scheduler,

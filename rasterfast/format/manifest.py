@@ -40,9 +40,10 @@ MANIFEST_NAME = "manifest.json"
 ROLES = {"images": "images.npy", "labels": "labels.npy", "meta": "meta.parquet"}
 
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_NAME_RE = re.compile(r"^([a-z][a-z0-9_]{0,31})/([0-9]{6,})\.(images\.npy|labels\.npy|meta\.parquet)$")
+_NAME_RE = re.compile(
+    r"^([a-z][a-z0-9_]{0,31})/([0-9]{6,})\.(images\.npy|labels\.npy|meta\.parquet)$")
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
-_COUNTERS = ("rows_read", "written", "rejected", "filtered", "duplicate")
+_COUNTERS = ("read", "written", "rejected", "filtered", "duplicate")
 
 
 class ShardFormatError(ValueError):
@@ -89,7 +90,7 @@ def file_checksum(path, algorithm: str = CHECKSUM) -> str:
 
 
 def fsync_dir(path) -> None:
-    """fsync a directory so that the renames inside it survive a crash (no-op where unsupported)."""
+    """Fsync a directory so that the renames inside it survive a crash (no-op where unsupported)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # Windows cannot open directories
@@ -146,10 +147,12 @@ class FileEntry:
     sha256: str
 
     def to_json(self) -> dict:
+        """The entry as it appears in ``manifest.json``."""
         return {"name": self.name, "size": self.size, CHECKSUM: self.sha256}
 
     @classmethod
     def from_json(cls, d, where: str, src) -> FileEntry:
+        """Parse and check an entry (``where`` and ``src`` name it in errors)."""
         name = _need(d, "name", str, where, src)
         if not _NAME_RE.match(name) or ".." in name:
             raise ShardFormatError(src, f"{where}.name: {name!r} is not a shard file name "
@@ -177,11 +180,13 @@ class ShardEntry:
         return (self.images, self.labels, self.meta)
 
     def to_json(self) -> dict:
+        """The entry as it appears in ``manifest.json``."""
         return {"index": self.index, "count": self.count,
                 "files": {role: getattr(self, role).to_json() for role in ROLES}}
 
     @classmethod
     def from_json(cls, d, where: str, src) -> ShardEntry:
+        """Parse and check an entry (``where`` and ``src`` name it in errors)."""
         index = _need(d, "index", int, where, src)
         count = _need(d, "count", int, where, src)
         if index < 0 or count < 0:
@@ -196,13 +201,14 @@ class ShardEntry:
 class InputStats:
     """What the build did with one input file (one entry of the manifest's ``inputs``).
 
-    ``rows_read`` rows were read; ``written`` went into shards, ``rejected`` could not be
-    read (see the rejects summary), ``filtered`` were left out on purpose (word list,
-    recognized flag...), ``duplicate`` repeated a key_id already written.
+    ``read`` rows were read; ``written`` went into shards, ``rejected`` could not be read
+    (see the rejects summary), ``filtered`` were left out on purpose (word list,
+    recognized flag, per-word cut), ``duplicate`` repeated a key_id already written.
+    Anything else about the input (its split, kind...) goes in ``extra``.
     """
 
-    path: str
-    rows_read: int = 0
+    name: str
+    read: int = 0
     written: int = 0
     rejected: int = 0
     filtered: int = 0
@@ -210,12 +216,14 @@ class InputStats:
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        d = {"path": str(self.path)}
-        for name in _COUNTERS:
-            v = getattr(self, name)
+        """The entry of ``manifest.json``; ``ValueError`` on a counter that is not an int >= 0."""
+        d = {"name": str(self.name)}
+        for key in _COUNTERS:
+            v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"InputStats.{name} must be a non-negative int, got {v!r}")
-            d[name] = v
+                raise ValueError(f"input {self.name!r}: {key} must be a non-negative int, "
+                                 f"got {v!r}")
+            d[key] = v
         d.update(self.extra)
         return d
 
@@ -224,11 +232,11 @@ def _input_json(item) -> dict:
     if isinstance(item, InputStats):
         return item.to_json()
     if isinstance(item, Mapping):
-        if "path" not in item:
-            raise ValueError(f"each input needs a 'path', got keys {sorted(item)}")
+        if "name" not in item:
+            raise ValueError(f"each input needs a 'name', got keys {sorted(item)}")
         known = {k: item[k] for k in _COUNTERS if k in item}
-        extra = {k: v for k, v in item.items() if k not in _COUNTERS and k != "path"}
-        return InputStats(str(item["path"]), **known, extra=extra).to_json()
+        extra = {k: v for k, v in item.items() if k not in _COUNTERS and k != "name"}
+        return InputStats(str(item["name"]), **known, extra=extra).to_json()
     raise TypeError(f"inputs must hold InputStats or dicts, got {type(item).__name__}")
 
 
@@ -272,6 +280,7 @@ class Manifest:
 
     @property
     def num_classes(self) -> int:
+        """``len(words)``."""
         return len(self.words)
 
     @property
@@ -291,6 +300,7 @@ class Manifest:
         return self.splits[split]
 
     def to_json(self) -> dict:
+        """The manifest as a JSON-ready dict."""
         return {
             "format": FORMAT,
             "format_version": self.format_version,
@@ -311,11 +321,12 @@ class Manifest:
         }
 
     def dumps(self) -> bytes:
+        """The bytes of ``manifest.json``."""
         return (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
 
     @classmethod
     def from_json(cls, d, src="manifest.json") -> Manifest:
-        """Parse and check a manifest dict; :class:`ShardFormatError` naming ``src`` if it is bad."""
+        """Parse and check a manifest dict; :class:`ShardFormatError` naming ``src`` if bad."""
         if not isinstance(d, dict):
             raise ShardFormatError(src, f"expected a JSON object, got {type(d).__name__}")
         fmt = d.get("format")
@@ -329,7 +340,8 @@ class Manifest:
                                    f"{d.get('writer', '?')!r}: upgrade rasterfast?)")
         algo = d.get("checksum")
         if algo != CHECKSUM:
-            raise ShardFormatError(src, f"unknown checksum algorithm {algo!r}, expected {CHECKSUM!r}")
+            raise ShardFormatError(src, f"unknown checksum algorithm {algo!r}, "
+                                   f"expected {CHECKSUM!r}")
         image = _need(d, "image", dict, "manifest", src)
         if image.get("dtype") != "uint8" or image.get("layout") != "NCHW" or \
                 image.get("data_offset") != 4096:
@@ -351,7 +363,7 @@ class Manifest:
             for i, s in enumerate(shards):
                 if s.index != i:
                     raise ShardFormatError(src, f"splits.{name}: shard {i} has index {s.index}")
-                for role, fe in zip(ROLES, s.files):
+                for role, fe in zip(ROLES, s.files, strict=True):
                     if fe.name != shard_file_name(name, i, role):
                         raise ShardFormatError(src, f"splits.{name}.shards[{i}]: {role} file is "
                                                f"{fe.name!r}, expected "

@@ -1,0 +1,28 @@
+"""The on-disk shard format.
+
+A directory of ``.npy`` image shards, labels, Parquet metadata and ``manifest.json``;
+see ``rasterfast/format/README.md`` for the byte layout.
+
+Writers (the build pipeline) go through :class:`Writer`; readers (``ShardDataset``, tools)
+through :class:`Reader`; :func:`verify` recomputes every checksum.
+"""
+
+from .manifest import (
+    CHECKSUM,
+    FORMAT,
+    FORMAT_VERSION,
+    SUPPORTED_VERSIONS,
+    InputStats,
+    Manifest,
+    ShardEntry,
+    ShardFormatError,
+    summarize_rejects,
+)
+from .reader import Reader, VerifyReport, verify
+from .writer import DATA_OFFSET, META_SCHEMA, ShardWriter, Writer, meta_from_batch
+
+__all__ = [
+    "Writer", "ShardWriter", "Reader", "verify", "VerifyReport", "Manifest", "ShardEntry",
+    "InputStats", "summarize_rejects", "meta_from_batch", "ShardFormatError", "META_SCHEMA",
+    "DATA_OFFSET", "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM",
+]

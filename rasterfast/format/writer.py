@@ -1,0 +1,481 @@
+"""Writing a shard directory: one shard at a time, resumable, every file renamed into place.
+
+The build pipeline (Dask) writes only through :class:`Writer`. A Writer holds no open
+file and pickles as its path and configuration, so each task may write its own shards::
+
+    writer = Writer(out, recipe, words, channels=1, size=64, seed=0)   # once, on the driver
+    # in each task (any process, any machine sharing the directory):
+    if writer.done("train", i) is None:
+        with writer.shard("train", i, n) as sh:
+            render(batch, recipe, out=sh.images)     # fills the writable memmap in place
+            sh.set_meta(batch, entropy=entropy)      # labels follow from the word column
+    writer.finish(inputs=stats, rejects=rejects)     # once, on the driver: manifest.json
+
+A shard is committed when its sidecar ``<split>/NNNNNN.shard.json`` (sizes and
+checksums of its three files) is renamed into place; a shard whose sidecar is present
+and whose files have the recorded sizes is finished, and a re-run skips it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    ROLES,
+    FileEntry,
+    Manifest,
+    ShardEntry,
+    ShardFormatError,
+    atomic_write_bytes,
+    check_split_name,
+    file_checksum,
+    fsync_dir,
+    shard_file_name,
+    summarize_rejects,
+)
+
+__all__ = ["Writer", "ShardWriter", "META_SCHEMA", "meta_from_batch", "npy_header", "DATA_OFFSET"]
+
+#: Where the image data of every ``images.npy`` starts: a page boundary, so that the
+#: memmap of a shard is page-aligned and an O_DIRECT or GPU-direct reader can use it.
+DATA_OFFSET = 4096
+BUILD_NAME = "_build.json"
+
+#: Columns of ``meta.parquet``, one row per drawing in image order. ``timestamp`` is UTC;
+#: ``entropy`` is NaN when the build did not compute it; ``source`` names the input file
+#: and ``record`` the 0-based record within it.
+META_SCHEMA = pa.schema([
+    ("key_id", pa.uint64()),
+    ("word", pa.string()),
+    ("countrycode", pa.string()),
+    ("recognized", pa.int8()),
+    ("timestamp", pa.timestamp("us")),
+    ("entropy", pa.float32()),
+    ("n_strokes", pa.int32()),
+    ("n_points", pa.int32()),
+    ("source", pa.string()),
+    ("record", pa.int64()),
+])
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
+    r"""A ``.npy`` version 1.0 header for a C-order array, padded to :data:`DATA_OFFSET` bytes.
+
+    Layout: ``\x93NUMPY``, version ``01 00``, header length (uint16 LE, here 4086), then
+    the header dict as ASCII, padded with spaces and ending in ``\n``; the data follows
+    at byte 4096. Any ``.npy`` reader accepts it (the format allows any padding).
+    """
+    d = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(int(s) for s in shape)}, }}"
+    hlen = DATA_OFFSET - 10
+    if len(d) + 1 > hlen:
+        raise ValueError(f"shape {shape} does not fit a {DATA_OFFSET}-byte header")
+    return b"\x93NUMPY\x01\x00" + hlen.to_bytes(2, "little") + (d.ljust(hlen - 1) + "\n").encode()
+
+
+def meta_from_batch(batch, entropy=None) -> pa.Table:
+    """The ``meta.parquet`` table of a :class:`~rasterfast.batch.StrokeBatch` (image order).
+
+    ``entropy`` (float, one per drawing) is stored when given, NaN otherwise.
+    """
+    n = len(batch)
+    if entropy is None:
+        entropy = np.full(n, np.nan, np.float32)
+    entropy = np.asarray(entropy, np.float32)
+    if entropy.shape != (n,):
+        raise ValueError(f"entropy must have shape ({n},) for {n} drawings, got {entropy.shape}")
+    sources = pa.array(list(batch.sources), pa.string())
+    return pa.table({
+        "key_id": pa.array(batch.key_id, pa.uint64()),
+        "word": pa.array(batch.word.tolist(), pa.string()),
+        "countrycode": pa.array(batch.countrycode.tolist(), pa.string()),
+        "recognized": pa.array(batch.recognized, pa.int8()),
+        "timestamp": pa.array(batch.timestamp.astype("datetime64[us]"), pa.timestamp("us")),
+        "entropy": pa.array(entropy, pa.float32()),
+        "n_strokes": pa.array(batch.strokes_per_drawing().astype(np.int32), pa.int32()),
+        "n_points": pa.array(batch.points_per_drawing().astype(np.int32), pa.int32()),
+        "source": sources.take(pa.array(batch.source_id, pa.int32())),
+        "record": pa.array(batch.record, pa.int64()),
+    }, schema=META_SCHEMA)
+
+
+def _conform_meta(meta, n: int) -> pa.Table:
+    """``meta`` as a table of META_SCHEMA (extra columns kept after it); missing columns null."""
+    if hasattr(meta, "drawing_offsets"):  # a StrokeBatch
+        meta = meta_from_batch(meta)
+    elif isinstance(meta, Mapping):
+        meta = pa.table(dict(meta))
+    elif not isinstance(meta, pa.Table):
+        raise TypeError(f"meta must be a pyarrow.Table, a dict of columns or a StrokeBatch, "
+                        f"got {type(meta).__name__}")
+    if meta.num_rows != n:
+        raise ValueError(f"meta has {meta.num_rows} rows for a shard of {n} drawings")
+    cols, fields = [], []
+    for f in META_SCHEMA:
+        if f.name in meta.column_names:
+            try:
+                col = meta.column(f.name).cast(f.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise ValueError(f"meta column {f.name!r} cannot be stored as {f.type}: "
+                                 f"{err}") from err
+        else:
+            col = pa.nulls(n, f.type)
+        cols.append(col)
+        fields.append(f)
+    for name in meta.column_names:
+        if name not in META_SCHEMA.names:
+            cols.append(meta.column(name))
+            fields.append(meta.schema.field(name))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
+def _recipe_config(recipe) -> dict:
+    config = recipe.get_config() if hasattr(recipe, "get_config") else recipe
+    if not isinstance(config, dict):
+        raise TypeError(f"recipe must have get_config() or be a dict, got {type(recipe).__name__}")
+    try:
+        return json.loads(json.dumps(config))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"recipe config is not JSON-serialisable: {err}") from err
+
+
+def _is_split(name: str) -> bool:
+    try:
+        check_split_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _fsync_file(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ShardWriter:
+    """One shard being written: a writable image memmap, labels, metadata. Use as a context manager.
+
+    Attributes
+    ----------
+    images : numpy.memmap of uint8, shape (n, C, S, S)
+        Backed by the (temporary) images file; fill it in place, in any order.
+    labels : ndarray of int16, shape (n,) or None
+        Set it (or call :meth:`set_labels`) or leave it None to derive the labels from
+        the ``word`` column of the metadata (index in the word list, -1 when absent).
+    """
+
+    def __init__(self, writer: Writer, split: str, index: int, n: int):
+        self.writer, self.split, self.index, self.n = writer, split, index, n
+        self.labels = None
+        self._meta = None
+        self._closed = False
+        token = f"{os.getpid()}.{secrets.token_hex(4)}"
+        self._dir = writer.path / split
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._tmp = {role: self._dir / f".{index:06d}.{suffix}.{token}.tmp"
+                     for role, suffix in ROLES.items()}
+        shape = (n, writer.channels, writer.size, writer.size)
+        path = self._tmp["images"]
+        with open(path, "wb") as fh:
+            fh.write(npy_header(shape))
+            fh.truncate(DATA_OFFSET + n * writer.channels * writer.size * writer.size)
+        if n:
+            self.images = np.memmap(path, np.uint8, "r+", offset=DATA_OFFSET, shape=shape)
+        else:  # mmap cannot map zero bytes
+            self.images = np.zeros(shape, np.uint8)
+
+    def set_labels(self, labels) -> None:
+        """Set the labels (int, one per drawing, -1 or an index into the word list)."""
+        labels = np.asarray(labels)
+        if labels.shape != (self.n,) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be integers of shape ({self.n},), got {labels.dtype} "
+                             f"{labels.shape}")
+        k = len(self.writer.words)
+        if labels.size and (labels.min() < -1 or labels.max() >= k):
+            raise ValueError(f"labels must be -1 or in [0, {k}) (the word list), got values "
+                             f"{labels.min()}..{labels.max()}")
+        self.labels = labels.astype(np.int16)
+
+    def set_meta(self, meta, entropy=None) -> None:
+        """Set the metadata: a ``pyarrow.Table``, a dict of columns, or a StrokeBatch."""
+        if entropy is not None:
+            if not hasattr(meta, "drawing_offsets"):
+                raise TypeError("entropy= goes with a StrokeBatch; put it in the table otherwise")
+            meta = meta_from_batch(meta, entropy)
+        self._meta = _conform_meta(meta, self.n)
+
+    # -- commit / abort ----------------------------------------------------------------------
+    def commit(self) -> ShardEntry:
+        """Write labels and metadata, fsync, checksum, rename the three files; then the sidecar."""
+        if self._closed:
+            raise ValueError(f"shard {self.split}/{self.index} is already closed")
+        if self._meta is None:
+            raise ValueError(f"shard {self.split}/{self.index}: set_meta() was not called")
+        words = pa.array(self.writer.words, pa.string())
+        derived = pc.index_in(self._meta.column("word"), value_set=words).fill_null(-1)
+        derived = derived.to_numpy(zero_copy_only=False).astype(np.int16)
+        if self.labels is None:
+            labels = derived
+        else:
+            self.set_labels(self.labels)
+            labels = self.labels
+            named = derived >= 0
+            bad = np.flatnonzero(named & (labels != derived))
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(f"shard {self.split}/{self.index}: label {labels[i]} of drawing "
+                                 f"{i} disagrees with its word {self._meta.column('word')[i]} "
+                                 f"(index {derived[i]}); {bad.size} such drawings")
+        if isinstance(self.images, np.memmap):
+            # msync now; the map itself goes with the last reference (views the producer
+            # still holds keep it alive: writing through them after commit is a bug).
+            self.images.flush()
+        self.images = None
+        with open(self._tmp["labels"], "wb") as fh:
+            np.save(fh, labels, allow_pickle=False)
+        pq.write_table(self._meta, self._tmp["meta"], compression="zstd")
+        entries = {}
+        for role, tmp in self._tmp.items():
+            _fsync_file(tmp)
+            name = shard_file_name(self.split, self.index, role)
+            entries[role] = FileEntry(name, tmp.stat().st_size, file_checksum(tmp))
+        for role, tmp in self._tmp.items():
+            os.replace(tmp, self.writer.path / entries[role].name)
+        fsync_dir(self._dir)
+        entry = ShardEntry(self.index, self.n, **entries)
+        atomic_write_bytes(self.writer._sidecar(self.split, self.index),
+                           json.dumps(entry.to_json()).encode())
+        self._closed = True
+        return entry
+
+    def abort(self) -> None:
+        """Remove the temporary files (the shard stays unfinished)."""
+        self.images = None
+        for tmp in self._tmp.values():
+            tmp.unlink(missing_ok=True)
+        self._closed = True
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        elif not self._closed:
+            self.abort()
+
+
+class Writer:
+    """Writes a shard directory: shards (any order, any process), then the manifest.
+
+    Parameters
+    ----------
+    path : str or Path
+        The directory. A new or empty one starts a build; one holding an unfinished build
+        with the same recipe, words, image shape and seed resumes it (finished shards are
+        kept); a finished directory (with ``manifest.json``) is refused, and so is one
+        holding shard files without a build record. Other content (the build's stroke
+        store) is left alone; the manifest lists only the shards.
+    recipe : Recipe or dict
+        Stored in the manifest as ``recipe.get_config()`` (or the dict itself).
+    words : sequence of str
+        The class list: label ``i`` is ``words[i]``.
+    channels, size : int
+        Every image is uint8 ``[channels, size, size]``.
+    seed : int, optional
+        The build's seed (recorded in the manifest).
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` is a finished shard directory, or holds stray shard files.
+    ValueError
+        ``path`` holds an unfinished build of another configuration.
+    """
+
+    def __init__(self, path, recipe, words, *, channels: int, size: int, seed: int | None = None):
+        self.path = Path(path)
+        self.recipe = _recipe_config(recipe)
+        if isinstance(words, str):
+            raise TypeError("words must be a sequence of str, not a str")
+        self.words = [str(w) for w in words]
+        if len(set(self.words)) != len(self.words):
+            raise ValueError("words must be distinct")
+        if len(self.words) > 32767:
+            raise ValueError(f"at most 32767 words (labels are int16), got {len(self.words)}")
+        for name, v, hi in (("channels", channels, 64), ("size", size, 4096)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+                raise ValueError(f"{name} must be an int in [1, {hi}], got {v!r}")
+        self.channels, self.size = int(channels), int(size)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        self.seed = seed
+        self._claim()
+
+    def _config(self) -> dict:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "recipe": self.recipe,
+                "words": self.words, "channels": self.channels, "size": self.size,
+                "seed": self.seed}
+
+    def _claim(self) -> None:
+        build = self.path / BUILD_NAME
+        if (self.path / MANIFEST_NAME).exists():
+            raise FileExistsError(f"{self.path} is a finished shard directory (it has "
+                                  f"{MANIFEST_NAME}); remove it or write elsewhere")
+        if build.is_file():
+            try:
+                old = json.loads(build.read_bytes())
+            except ValueError as err:
+                raise ShardFormatError(build, f"not valid JSON ({err})") from err
+            new = self._config()
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if diff:
+                raise ValueError(f"{self.path} holds an unfinished build with another "
+                                 f"configuration (differs in {diff}); remove it to start over")
+            return
+        if self.path.exists():
+            # Other content (e.g. the build's stroke store) may share the directory; shard
+            # files without a build record may not: they would be listed by finish().
+            stray = next(self.path.glob("*/[0-9]*.shard.json"), None) or \
+                next(self.path.glob("*/[0-9]*.images.npy"), None)
+            if stray is not None:
+                raise FileExistsError(f"{self.path} holds shard files ({stray.name}) but no "
+                                      f"{BUILD_NAME}; remove them or write elsewhere")
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(build, json.dumps(self._config(), indent=1).encode())
+
+    def _sidecar(self, split: str, index: int) -> Path:
+        return self.path / split / f"{index:06d}.shard.json"
+
+    def _check(self, split, index, n=0) -> None:
+        check_split_name(split)
+        for name, v in (("index", index), ("n", n)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+
+    def done(self, split: str, index: int) -> ShardEntry | None:
+        """The entry of shard ``index`` of ``split`` if it is finished, else None.
+
+        Finished: its sidecar is present and valid and its three files have the recorded
+        sizes (checksums are recomputed by :func:`rasterfast.format.verify`, not here).
+        """
+        self._check(split, index)
+        sidecar = self._sidecar(split, index)
+        try:
+            entry = ShardEntry.from_json(json.loads(sidecar.read_bytes()), "shard", sidecar)
+        except (FileNotFoundError, ValueError):
+            return None
+        for fe in entry.files:
+            try:
+                if (self.path / fe.name).stat().st_size != fe.size:
+                    return None
+            except FileNotFoundError:
+                return None
+        if entry.index != index or entry.images.size != \
+                DATA_OFFSET + entry.count * self.channels * self.size * self.size:
+            return None
+        return entry
+
+    def pending(self, split: str, indices: Iterable[int]) -> list[int]:
+        """The indices among ``indices`` whose shard is not finished."""
+        return [i for i in indices if self.done(split, i) is None]
+
+    def shard(self, split: str, index: int, n: int) -> ShardWriter:
+        """Start shard ``index`` of ``split`` with ``n`` drawings (replacing it if it exists)."""
+        self._check(split, index, n)
+        if (self.path / MANIFEST_NAME).exists():
+            raise ValueError(f"{self.path} is finished; no more shards can be written")
+        self._sidecar(split, index).unlink(missing_ok=True)
+        return ShardWriter(self, split, int(index), int(n))
+
+    def write_shard(self, split: str, index: int, images, meta, labels=None) -> ShardEntry:
+        """Write a whole shard from arrays in memory (tests, small builds)."""
+        images = np.asarray(images)
+        shape = (self.channels, self.size, self.size)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != shape:
+            raise ValueError(f"images must be uint8 [n, {shape[0]}, {shape[1]}, {shape[2]}], "
+                             f"got {images.dtype} {images.shape}")
+        with self.shard(split, index, len(images)) as sh:
+            sh.images[...] = images
+            sh.set_meta(meta)
+            if labels is not None:
+                sh.set_labels(labels)
+        return self.done(split, index)
+
+    def finish(self, *, inputs: Iterable = (), rejects=None, extra: dict | None = None,
+               expected: Mapping[str, int] | None = None) -> Manifest:
+        """Write ``manifest.json`` (atomically, last) listing every finished shard.
+
+        Parameters
+        ----------
+        inputs : iterable of InputStats or dict
+            What was read from each input, with its counters.
+        rejects : dict or iterable of Reject, optional
+            A summary (:func:`summarize_rejects`) or the rejects themselves.
+        extra : dict, optional
+            Anything else to record (JSON).
+        expected : mapping of split to number of shards, optional
+            Refuse to finish unless each split has exactly that many finished shards.
+
+        Raises
+        ------
+        ValueError
+            A split whose finished shards are not exactly 0..k-1 (a missing shard), or
+            fewer than ``expected``.
+        """
+        splits = {}
+        for sub in sorted(p for p in self.path.iterdir() if p.is_dir() and _is_split(p.name)):
+            found = sorted(int(p.name.split(".")[0]) for p in sub.glob("[0-9]*.shard.json"))
+            entries = []
+            for i in found:
+                entry = self.done(sub.name, i)
+                if entry is None:
+                    raise ValueError(f"{self._sidecar(sub.name, i)}: shard is not finished "
+                                     "(files missing or of the wrong size); write it again")
+                entries.append(entry)
+            if [e.index for e in entries] != list(range(len(entries))):
+                missing = sorted(set(range(max(found) + 1)) - set(found))
+                raise ValueError(f"split {sub.name!r}: shards {missing[:10]} are missing "
+                                 f"(found {len(found)} shards up to {max(found)})")
+            if entries:
+                splits[sub.name] = entries
+        for split, k in (expected or {}).items():
+            if len(splits.get(split, ())) != k:
+                raise ValueError(f"split {split!r}: expected {k} finished shards, found "
+                                 f"{len(splits.get(split, ()))}")
+        if rejects is None:
+            rejects = summarize_rejects(())
+        elif not isinstance(rejects, Mapping):
+            rejects = summarize_rejects(rejects)
+        from .. import __version__
+
+        manifest = Manifest(
+            recipe=self.recipe, words=self.words, channels=self.channels, size=self.size,
+            splits=splits, seed=self.seed, inputs=list(inputs), rejects=dict(rejects),
+            extra=dict(extra or {}), writer=f"rasterfast {__version__}",
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        data = manifest.dumps()  # serialise (and check the inputs) before touching the disk
+        Manifest.from_json(json.loads(data), self.path / MANIFEST_NAME)
+        atomic_write_bytes(self.path / MANIFEST_NAME, data)
+        # Only after the commit point: the sidecars and temporaries are not part of the format.
+        for sub in splits:
+            for p in (self.path / sub).iterdir():
+                if p.name.endswith((".shard.json", ".tmp")):
+                    p.unlink(missing_ok=True)
+        (self.path / BUILD_NAME).unlink(missing_ok=True)
+        return manifest

@@ -1,0 +1,359 @@
+"""rasterfast.format: Writer, Reader, manifest, verify; bad directories name the bad file."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from reference_shards import decode_rows, make_shards
+
+from rasterfast.batch import StrokeBatch
+from rasterfast.errors import Reject
+from rasterfast.format import (
+    DATA_OFFSET,
+    FORMAT_VERSION,
+    META_SCHEMA,
+    Manifest,
+    Reader,
+    ShardFormatError,
+    Writer,
+    summarize_rejects,
+    verify,
+)
+
+SIZES = [7, 0, 12, 5]
+
+
+@pytest.fixture
+def shards(tmp_path):
+    path = tmp_path / "ds"
+    truth = make_shards(path, SIZES, channels=2, size=8, seed=3)
+    return path, truth
+
+
+def test_round_trip(shards):
+    path, truth = shards
+    r = Reader(path)
+    assert r.image_shape == (2, 8, 8) and r.words == truth["words"]
+    assert r.counts("train").tolist() == SIZES
+    assert np.array_equal(r.labels("train"), truth["labels"])
+    meta = r.meta("train")
+    assert meta.schema.names[:len(META_SCHEMA)] == META_SCHEMA.names
+    assert np.array_equal(meta.column("key_id").to_numpy(), truth["key_ids"])
+    assert np.array_equal(meta.column("recognized").to_numpy(), truth["recognized"])
+    rows = np.concatenate([decode_rows(r.images("train", i)) for i in range(len(SIZES))])
+    assert rows.tolist() == list(range(sum(SIZES)))
+    # labels follow from the word column
+    words = np.array(truth["words"])[truth["labels"]]
+    assert meta.column("word").to_pylist() == words.tolist()
+
+
+def test_images_are_standard_npy_aligned(shards):
+    path, _ = shards
+    r = Reader(path)
+    f = path / "train" / "000002.images.npy"
+    a = np.load(f, mmap_mode="r")
+    assert a.offset == DATA_OFFSET == 4096 and a.dtype == np.uint8 and a.shape == (12, 2, 8, 8)
+    assert np.array_equal(a, r.images("train", 2))
+    assert np.array_equal(np.load(f), a)  # plain np.load too
+    assert f.stat().st_size == 4096 + a.nbytes
+    assert np.load(path / "train" / "000002.labels.npy").dtype == np.int16
+
+
+def test_gather_any_rows_any_order(shards):
+    path, _ = shards
+    r = Reader(path)
+    every = np.concatenate([r.images("train", i) for i in range(len(SIZES))])
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(every), 50)  # unsorted, with repeats
+    assert np.array_equal(r.gather("train", rows), every[rows])
+    out = np.full((3, 2, 8, 8), 7, np.uint8)
+    assert r.gather("train", [23, 0, 7], out=out) is out
+    assert np.array_equal(out, every[[23, 0, 7]])
+    assert r.gather("train", []).shape == (0, 2, 8, 8)
+    with pytest.raises(IndexError, match=r"\[0, 24\)"):
+        r.gather("train", [24])
+    with pytest.raises(IndexError):
+        r.gather("train", [-1])
+    with pytest.raises(ValueError, match="out must be"):
+        r.gather("train", [1, 2], out=np.empty((2, 2, 8, 8), np.int16))
+    with pytest.raises(ValueError, match="out must be"):
+        r.gather("train", [1, 2], out=np.empty((2, 2, 8, 16), np.uint8)[..., ::2])
+
+
+def test_gather_from_threads(shards):
+    # the kernel runs without the GIL: several threads at once must each get their rows
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, _ = shards
+    r = Reader(path)
+    every = np.concatenate([r.images("train", i) for i in range(len(SIZES))])
+    rng = np.random.default_rng(1)
+    jobs = [rng.integers(0, len(every), 40) for _ in range(64)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda rows: r.gather("train", rows), jobs))
+    assert all(np.array_equal(g, every[rows]) for g, rows in zip(got, jobs, strict=True))
+
+
+def test_finished_directory_is_clean_and_manifest_lists_everything(shards):
+    path, _ = shards
+    names = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    m = json.loads((path / "manifest.json").read_text())
+    listed = sorted(f["name"] for s in m["splits"]["train"]["shards"] for f in s["files"].values())
+    assert names == sorted(listed + ["manifest.json"])  # no temporaries, sidecars, _build.json
+    assert m["format_version"] == FORMAT_VERSION and m["checksum"] == "sha256"
+    assert m["splits"]["train"]["count"] == sum(SIZES)
+    assert m["inputs"] == [{"name": "synthetic", "read": 24, "written": 24, "rejected": 0,
+                            "filtered": 0, "duplicate": 0}]
+
+
+def test_verify_ok_then_names_every_bad_file(shards):
+    path, _ = shards
+    rep = verify(path)
+    assert rep.ok and rep.files_checked == 3 * len(SIZES), str(rep)
+    # alter one byte, truncate one file, delete another
+    img = path / "train/000000.images.npy"
+    data = bytearray(img.read_bytes())
+    data[-1] ^= 1
+    img.write_bytes(bytes(data))
+    with open(path / "train/000002.images.npy", "r+b") as fh:
+        fh.truncate(5000)
+    (path / "train/000003.meta.parquet").unlink()
+    rep = verify(path)
+    problems = dict(rep.problems)
+    assert set(problems) == {"train/000000.images.npy", "train/000002.images.npy",
+                             "train/000003.meta.parquet"}, str(rep)
+    assert "altered" in problems["train/000000.images.npy"]
+    assert "truncated" in problems["train/000002.images.npy"]
+    assert problems["train/000003.meta.parquet"] == "missing"
+    assert not verify(path, checksums=False).ok
+
+
+@pytest.mark.parametrize("damage, where, what", [
+    ("delete", "train/000002.images.npy", "missing"),
+    ("truncate", "train/000002.images.npy", "truncated"),
+    ("delete", "train/000003.labels.npy", "missing"),
+    ("truncate", "train/000000.meta.parquet", "truncated"),
+])
+def test_reader_refuses_missing_or_truncated_file(shards, damage, where, what):
+    path, _ = shards
+    f = path / where
+    if damage == "delete":
+        f.unlink()
+    else:
+        with open(f, "r+b") as fh:
+            fh.truncate(f.stat().st_size - 1)
+    with pytest.raises(ShardFormatError, match=what) as info:
+        Reader(path)
+    assert info.value.path == str(f)
+    assert where.split("/")[1] in str(info.value)
+
+
+def test_reader_refuses_unknown_version_and_bad_manifest(shards):
+    path, _ = shards
+    mpath = path / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["format_version"] = FORMAT_VERSION + 1
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(ShardFormatError, match="unknown format_version") as info:
+        Reader(path)
+    assert info.value.path == str(mpath)
+    mpath.write_text("{not json")
+    with pytest.raises(ShardFormatError, match="not valid JSON"):
+        Reader(path)
+    m["format_version"] = FORMAT_VERSION
+    m["splits"]["train"]["shards"][0]["files"]["images"]["name"] = "../../etc/passwd"
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(ShardFormatError, match="not a shard file name"):
+        Reader(path)
+    mpath.unlink()
+    with pytest.raises(FileNotFoundError, match="no manifest"):
+        Reader(path)
+
+
+def test_reader_checks_header_against_manifest(shards):
+    path, _ = shards
+    f = path / "train/000000.images.npy"
+    data = bytearray(f.read_bytes())
+    new = b"{'descr': '|i1'"
+    assert data[10:10 + len(new)] == b"{'descr': '|u1'"
+    data[10:10 + len(new)] = new
+    f.write_bytes(bytes(data))
+    r = Reader(path)  # sizes are right: only mapping reads the header
+    with pytest.raises(ShardFormatError, match="header"):
+        r.images("train", 0)
+
+
+def test_unlisted_files_are_ignored(shards):
+    path, _ = shards
+    (path / "train" / "000099.images.npy").write_bytes(b"junk")
+    (path / "strokes").mkdir()
+    r = Reader(path)
+    assert r.counts("train").tolist() == SIZES and verify(path).ok
+
+
+def test_resume_keeps_finished_shards_and_redoes_broken_ones(tmp_path):
+    path = tmp_path / "ds"
+    words = ["a", "b"]
+    w = Writer(path, {"r": 1}, words, channels=1, size=4, seed=0)
+    imgs = np.ones((3, 1, 4, 4), np.uint8)
+    meta = {"key_id": [1, 2, 3], "word": ["a", "b", "a"]}
+    w.write_shard("train", 0, imgs, meta)
+    w.write_shard("train", 1, imgs, meta)
+    # a shard that fails halfway leaves nothing behind and is not done
+    with pytest.raises(RuntimeError), w.shard("train", 2, 3) as sh:
+        sh.images[:] = 7
+        raise RuntimeError("renderer crashed")
+    assert w.done("train", 2) is None
+    assert not [p for p in (path / "train").iterdir() if p.name.endswith(".tmp")]
+    # a new Writer (a re-run) sees shards 0 and 1 as finished
+    mtime = (path / "train/000000.images.npy").stat().st_mtime_ns
+    w2 = Writer(path, {"r": 1}, words, channels=1, size=4, seed=0)
+    assert w2.pending("train", range(4)) == [2, 3]
+    # a truncated shard is not finished any more
+    with open(path / "train/000001.images.npy", "r+b") as fh:
+        fh.truncate(100)
+    assert w2.pending("train", range(2)) == [1]
+    w2.write_shard("train", 1, imgs, meta)
+    with pytest.raises(ValueError, match=r"shards \[2\] are missing"):
+        w2.write_shard("train", 3, imgs, meta) and w2.finish()
+    w2.write_shard("train", 2, imgs * 2, meta)
+    with pytest.raises(ValueError, match="expected 5 finished shards"):
+        w2.finish(expected={"train": 5})
+    m = w2.finish(expected={"train": 4})
+    assert (path / "train/000000.images.npy").stat().st_mtime_ns == mtime  # not redone
+    assert [s.count for s in m.splits["train"]] == [3, 3, 3, 3]
+    assert Reader(path).images("train", 2).max() == 2
+
+
+def test_writer_refuses_other_builds(tmp_path):
+    path = tmp_path / "ds"
+    make_shards(path, [3], size=4)
+    with pytest.raises(FileExistsError, match="finished"):
+        Writer(path, {}, ["a"], channels=1, size=4)
+    other = tmp_path / "other"
+    Writer(other, {"r": 1}, ["a", "b"], channels=1, size=4, seed=0)
+    with pytest.raises(ValueError, match=r"another configuration \(differs in \['size'\]\)"):
+        Writer(other, {"r": 1}, ["a", "b"], channels=1, size=8, seed=0)
+    stray = tmp_path / "stray"
+    (stray / "train").mkdir(parents=True)
+    (stray / "train" / "000000.images.npy").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="shard files"):
+        Writer(stray, {}, ["a"], channels=1, size=4)
+    shared = tmp_path / "shared"  # other content (a stroke store) may share the directory
+    (shared / "strokes").mkdir(parents=True)
+    Writer(shared, {}, ["a"], channels=1, size=4)
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"channels": 0, "size": 4}, ValueError, "channels"),
+    ({"channels": 1, "size": 5000}, ValueError, "size"),
+    ({"channels": 1, "size": 4, "seed": "1"}, TypeError, "seed"),
+])
+def test_writer_arguments(tmp_path, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        Writer(tmp_path / "x", {}, ["a"], **kwargs)
+
+
+def test_shard_checks_labels_meta_and_images(tmp_path):
+    w = Writer(tmp_path / "ds", {}, ["a", "b"], channels=1, size=4)
+    meta = {"key_id": [1, 2], "word": ["a", "b"]}
+    with pytest.raises(ValueError, match="disagrees with its word"):
+        w.write_shard("train", 0, np.zeros((2, 1, 4, 4), np.uint8), meta, labels=[1, 1])
+    with pytest.raises(ValueError, match="labels must be -1 or in"):
+        w.write_shard("train", 0, np.zeros((2, 1, 4, 4), np.uint8), meta, labels=[0, 2])
+    with pytest.raises(ValueError, match="meta has 2 rows"):
+        w.write_shard("train", 0, np.zeros((3, 1, 4, 4), np.uint8), meta)
+    with pytest.raises(ValueError, match=r"uint8 \[n, 1, 4, 4\]"):
+        w.write_shard("train", 0, np.zeros((2, 1, 4, 5), np.uint8), meta)
+    with pytest.raises(ValueError, match="set_meta"), w.shard("train", 0, 2):
+        pass
+    with pytest.raises(ValueError, match="split must match"):
+        w.shard("../x", 0, 2)
+    # unknown words (the test split) are label -1
+    w.write_shard("test", 0, np.zeros((2, 1, 4, 4), np.uint8), {"key_id": [5, 6]})
+    w.write_shard("train", 0, np.zeros((0, 1, 4, 4), np.uint8),
+                  {"key_id": pa.array([], pa.uint64())})
+    w.finish()
+    r = Reader(tmp_path / "ds")
+    assert r.labels("test").tolist() == [-1, -1] and r.images("train", 0).shape == (0, 1, 4, 4)
+
+
+def test_meta_from_strokebatch(tmp_path):
+    b = StrokeBatch.from_lists([[[[0, 10], [0, 5]]], [[[1], [2]], [[3, 4], [5, 6]]]],
+                               "simplified", key_id=[11, 12], word=["b", "zz"],
+                               countrycode=["NA", "US"], recognized=[1, 0],
+                               timestamp=np.array(["2017-03-08T21:12:07.266", "NaT"],
+                                                  "datetime64[us]"))
+    w = Writer(tmp_path / "ds", {}, ["a", "b"], channels=1, size=4)
+    with w.shard("val", 0, 2) as sh:
+        sh.set_meta(b, entropy=[0.5, 1.5])
+    w.finish(rejects=[Reject("f.csv", 3, 7, "bad number 12"),
+                      Reject("f.csv", 9, 1, "bad number 4")])
+    r = Reader(tmp_path / "ds")
+    t = r.meta("val")
+    assert t.column("n_strokes").to_pylist() == [1, 2]
+    assert t.column("n_points").to_pylist() == [2, 3]
+    assert t.column("countrycode").to_pylist() == ["NA", "US"]
+    assert t.column("entropy").to_pylist() == [0.5, 1.5]
+    assert t.column("timestamp").null_count == 0 or t.column("timestamp")[1].as_py() is None
+    assert r.labels("val").tolist() == [1, -1]  # "zz" is not in the word list
+    assert r.manifest.rejects["count"] == 2
+    assert r.manifest.rejects["by_reason"] == {"bad number": 2}
+    schema = pq.read_schema(tmp_path / "ds/val/000000.meta.parquet")
+    assert schema.field("key_id").type == pa.uint64()
+
+
+def test_summarize_rejects_keeps_first():
+    rs = [Reject("a", i, -1, f"record too long: {i} points") for i in range(30)]
+    s = summarize_rejects(rs, keep=5)
+    assert s["count"] == 30 and len(s["first"]) == 5 and s["by_reason"] == {"record too long:": 30}
+
+
+def test_manifest_round_trip(shards):
+    path, _ = shards
+    m = Manifest.load(path)
+    again = Manifest.from_json(json.loads(m.dumps()))
+    assert again.to_json() == m.to_json()
+
+
+def test_writer_pickles_for_dask(tmp_path):
+    import pickle
+
+    w = Writer(tmp_path / "ds", {"r": 1}, ["a"], channels=1, size=4)
+    w2 = pickle.loads(pickle.dumps(w))
+    w2.write_shard("train", 0, np.zeros((1, 1, 4, 4), np.uint8), {"word": ["a"]})
+    assert w.done("train", 0) is not None
+
+
+def test_import_rasterfast_does_not_import_torch():
+    code = ("import sys, rasterfast, rasterfast.format, rasterfast.metrics; "
+            "sys.exit('torch' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_golden_shards_v1():
+    # committed by tests/fixtures/make_shards_v1.py: a format change must be deliberate
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+    from make_shards_v1 import WORDS, expected
+
+    path = Path(__file__).resolve().parent / "fixtures" / "shards_v1"
+    assert verify(path).ok
+    r = Reader(path)
+    assert r.words == WORDS and r.image_shape == (1, 8, 8) and r.manifest.seed == 7
+    for split, shards in expected().items():
+        for i, (images, words, key_ids) in enumerate(shards):
+            assert np.array_equal(r.images(split, i), images)
+            meta = r.meta(split, i)
+            assert meta.column("key_id").to_pylist() == key_ids
+            want = [WORDS.index(w) if w else -1 for w in words]
+            assert r.labels(split, i).tolist() == want
+        raw = (path / split / "000000.images.npy").read_bytes()
+        assert raw[:10] == b"\x93NUMPY\x01\x00" + (4086).to_bytes(2, "little")
+        assert raw[4096:] == shards[0][0].tobytes()
