@@ -13,11 +13,13 @@ import sys
 
 #: Subcommand modules under rasterfast.commands, in the order --help lists them.
 COMMANDS = [
+    "demo",
     "synth",
     "build",
     "render",
     "verify",
     "inspect",
+    "preview",
 ]
 
 
