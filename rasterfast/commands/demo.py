@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import tempfile
 import time
 from pathlib import Path
+
+MARKER = ".rasterfast-demo"
 
 HELP = """\
 Run the whole path on synthetic data, with no download and no other files:
@@ -24,8 +25,11 @@ example:
 def register(sub) -> None:
     p = sub.add_parser("demo", help="synthesize, build and load a dataset end to end",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", metavar="DIR", help="where to put it all (default: a temporary "
-                   "folder, removed at the end)")
+    p.add_argument("--out", metavar="DIR", default="rasterfast-demo",
+                   help="where to put it all (default ./rasterfast-demo; a previous demo "
+                   "there is replaced)")
+    p.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep the folder afterwards (default); --no-keep removes it")
     p.add_argument("--n", type=int, default=20_000, help="drawings to synthesize (default 20000)")
     p.add_argument("--recipe", default="gray", help="build recipe (default gray)")
     p.add_argument("--size", type=int, default=64, help="image size (default 64)")
@@ -42,19 +46,19 @@ def _line(stage: str, n: int, seconds: float, what: str) -> None:
 def run(args) -> int:
     if args.n < 100:
         raise ValueError(f"--n must be at least 100, got {args.n}")
-    tmp = None
-    if args.out is None:
-        tmp = tempfile.mkdtemp(prefix="rasterfast-demo-")
-        root = Path(tmp)
-    else:
-        root = Path(args.out)
-        if root.exists() and any(root.iterdir()):
-            raise FileExistsError(f"{root} is not empty; choose a new folder for the demo")
+    root = Path(args.out)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise FileExistsError(f"{root} is not empty and not a previous demo; choose another "
+                                  "folder with --out")
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / MARKER).write_text("made by `rasterfast demo`; replaced by the next one\n")
     try:
         _demo(root, args)
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
@@ -66,13 +70,14 @@ def _demo(root: Path, args) -> None:
 
     inputs, shards = root / "input", root / "shards"
     t0 = time.perf_counter()
-    synth(inputs, args.n, format="kaggle-csv", seed=0, test=True)
-    files = sorted(p for p in inputs.iterdir() if p.is_file())
+    synth(inputs, args.n, format="kaggle-csv", seed=0, test=args.n // 20, progress=False)
+    # test_solution.csv holds the answers (key_id,word), not drawings: not a build input
+    files = sorted(p for p in inputs.iterdir() if p.is_file() and p.name != "test_solution.csv")
     _line("synth", args.n, time.perf_counter() - t0,
           f"{len(files)} Kaggle-layout CSVs in {inputs}")
 
     t0 = time.perf_counter()
-    manifest = build([inputs], shards, args.recipe, size=args.size, workers=args.workers,
+    manifest = build(files, shards, args.recipe, size=args.size, workers=args.workers,
                      progress=False, val_fraction=0.05)
     n_built = sum(manifest.count(s) for s in manifest.splits)
     splits = ", ".join(f"{s} {manifest.count(s):,}" for s in manifest.splits)
