@@ -1,0 +1,159 @@
+"""``rasterfast preview``: a contact sheet of drawings rendered with a recipe, as PNG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = """\
+Render the first drawings of the inputs with a recipe and write them as one PNG grid,
+each tile with its word underneath: a look at a recipe before a full build. Inputs are
+anything `rasterfast build` reads (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst,
+.zip; files, directories or globs); drawings are taken evenly from the inputs, in file
+order. One-channel recipes show as gray, three-channel ones as RGB (channel 0 red).
+
+examples:
+  rasterfast preview train_simplified/cat.csv train_simplified/dog.csv --recipe beluga \\
+      --size 64 --out beluga.png
+  rasterfast preview train_raw/ --recipe time3 --n 100 --cols 10 --out time3.png
+  rasterfast preview --list-recipes
+"""
+
+
+def register(sub) -> None:
+    """Add the ``preview`` subcommand to ``sub``."""
+    p = sub.add_parser("preview", help="a PNG grid of drawings rendered with a recipe",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files, directories or globs")
+    p.add_argument("--recipe", default="gray", metavar="R",
+                   help="preset name (see --list-recipes), or a JSON file holding a recipe "
+                        "config or a build's manifest.json; default gray")
+    p.add_argument("--size", type=int, metavar="S", help="image size in pixels, 16-512 "
+                   "(default: 64, or the JSON recipe's)")
+    p.add_argument("--line-width", type=float, metavar="W",
+                   help="stroke width in 256-px units (default: the recipe's)")
+    p.add_argument("--out", metavar="PNG", help="the PNG file to write")
+    p.add_argument("--n", type=int, default=64, help="drawings to show (default 64)")
+    p.add_argument("--cols", type=int, default=8, help="tiles per row (default 8)")
+    p.add_argument("--zoom", type=int, metavar="K",
+                   help="draw each pixel K x K (default: enough for 64-px tiles)")
+    p.add_argument("--list-recipes", action="store_true",
+                   help="list the recipe presets and exit")
+    p.set_defaults(func=run)
+
+
+def _recipe(args):
+    from ..recipe import PRESETS, Recipe
+
+    spec = args.recipe
+    overrides = {} if args.line_width is None else {"line_width": args.line_width}
+    if spec in PRESETS:
+        return Recipe.preset(spec, **({"size": args.size} if args.size is not None else {}),
+                             **overrides)
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"--recipe must be a preset ({', '.join(PRESETS)}) or a JSON file, "
+                         f"got {spec!r}")
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"--recipe {spec}: not valid JSON: {err}") from err
+    if isinstance(config, dict) and isinstance(config.get("recipe"), dict):
+        config = config["recipe"]                     # a build's manifest.json
+    recipe = Recipe.from_config(config)
+    if args.size is not None:
+        overrides["size"] = args.size
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def _read(inputs, n: int):
+    """Up to ``n`` drawings, an even share from each input, one batch per input."""
+    from ..batch import StrokeBatch
+    from ..readers import _read_source, find_sources
+    from ..readers._meta import ReadContext
+
+    sources = find_sources(inputs)
+    share = -(-n // len(sources))
+    ctx = ReadContext(on_error="skip")
+    out, total = [], 0
+    for src in sources:
+        parts, got = [], 0
+        reader = _read_source(src, ctx)
+        try:
+            for batch in reader:
+                if len(batch):
+                    parts.append(batch)
+                    got += len(batch)
+                if got >= share or total + got >= n:
+                    break
+        finally:
+            reader.close()
+        if parts:
+            batch = StrokeBatch.concat(parts)
+            keep = min(len(batch), share, n - total)
+            out.append((src.name, batch.take(range(keep))))
+            total += keep
+        if total >= n:
+            break
+    return out, ctx.n_rejects
+
+
+def _fit(name, batch, recipe):
+    """The batch in the form ``recipe`` draws from, or a clear error."""
+    from ..encoders import CHANNELS
+
+    timed = [c for c in recipe.channels if CHANNELS[c].needs_time]
+    if timed and not batch.has_time:
+        raise ValueError(f"{name}: recipe channels {timed} need raw drawings (with times), "
+                         f"but this input holds {batch.kind} ones")
+    if recipe.geometry == "simplified" and batch.kind == "raw":
+        try:
+            from ..simplify import simplify
+        except ImportError:
+            raise ValueError(f"{name}: the recipe draws simplified drawings and this input "
+                             "holds raw ones, which needs rasterfast.simplify (not in this "
+                             "installation); give simplified inputs") from None
+        batch = simplify(batch)
+    return batch
+
+
+def run(args) -> int:
+    """Write the contact sheet (or list the presets); return the exit status."""
+    import numpy as np
+
+    from ..preview import contact_sheet, write_png
+    from ..recipe import Recipe
+    from ..render import render
+
+    if args.list_recipes:
+        for name, desc in Recipe.presets().items():
+            r = Recipe.preset(name)
+            print(f"{name:<15} {', '.join(r.channels)} ({r.needs})\n{'':<15} {desc}")
+        return 0
+    if not args.inputs:
+        raise ValueError("give at least one INPUT (or --list-recipes)")
+    if not args.out:
+        raise ValueError("--out PNG is required")
+    for name, v, lo, hi in (("--n", args.n, 1, 10_000), ("--cols", args.cols, 1, 1000),
+                            ("--zoom", args.zoom, 1, 16)):
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(f"{name} must be {lo}-{hi}, got {v}")
+    recipe = _recipe(args)
+    batches, rejects = _read(args.inputs, args.n)
+    if not batches:
+        raise ValueError("the inputs hold no readable drawings")
+    images, labels = [], []
+    for name, batch in batches:
+        images.append(render(_fit(name, batch, recipe), recipe))
+        labels += [w if w else f"#{k}" for w, k in zip(batch.word, batch.key_id, strict=True)]
+    images = np.concatenate(images)
+    zoom = args.zoom or max(1, 64 // recipe.size)
+    sheet = contact_sheet(images, labels, cols=args.cols, zoom=zoom)
+    write_png(args.out, sheet)
+    skipped = f"; {rejects} unreadable drawings skipped" if rejects else ""
+    print(f"wrote {args.out}: {len(images)} drawings, recipe {args.recipe} at {recipe.size} px "
+          f"({', '.join(recipe.channels)}), {sheet.shape[1]}x{sheet.shape[0]} px{skipped}",
+          file=sys.stdout)
+    return 0
