@@ -3,12 +3,14 @@
 from .batch import StrokeBatch
 from .errors import InputReadError, Reject, StrokeParseError
 from .format import Reader, ShardFormatError, Writer, verify
+from .formatting import format_drawings, write_kaggle_csv, write_ndjson
 from .metrics import map_at_k, write_submission
 from .parse import detect_kind, parse_drawings
 from .readers import read_drawings
 from .recipe import Recipe
 from .render import render
 from .entropy import sketch_entropy
+from .synth import synth
 
 __version__ = "0.1.0"
 
@@ -20,6 +22,10 @@ __all__ = [
     "Recipe",
     "render",
     "sketch_entropy",
+    "format_drawings",
+    "write_kaggle_csv",
+    "write_ndjson",
+    "synth",
     "build",
     "Writer",
     "Reader",
