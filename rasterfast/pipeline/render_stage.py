@@ -91,12 +91,14 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
     if not todo:
         return res
     recipe = Recipe.from_config(spec.recipe)
-    word_index = pa.array(list(spec.words), pa.string())
+    # One conversion and one vectorised gather for the whole bucket: pyarrow's take on
+    # nested lists per shard cost more than rendering.
+    chosen = table_to_batch(table).take(idx)
+    labels = pc.index_in(pa.array(chosen.word.astype(str)), value_set=pa.array(
+        list(spec.words), pa.string())).fill_null(-1)
+    chosen.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)
     for index, start, n in todo:
-        part = table.take(pa.array(idx[start:start + n]))
-        batch = table_to_batch(part)
-        labels = pc.index_in(part.column("word"), value_set=word_index).fill_null(-1)
-        batch.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)
+        batch = chosen.take(np.arange(start, start + n))
         with writer.shard(split, index, n) as sh:
             render(batch, recipe, out=sh.images)
             entropy = sketch_entropy(sh.images) if spec.entropy else None

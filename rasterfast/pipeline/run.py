@@ -31,7 +31,7 @@ from .render_stage import RenderSpec, render_bucket
 
 __all__ = ["build", "rerender", "SCHEDULERS"]
 
-SCHEDULERS = ("threads", "processes")
+SCHEDULERS = ("threads", "processes", "sync")
 STORE = "strokes"
 #: Bytes of input text per drawing, to estimate counts before reading (Kaggle CSV rows).
 _ROW_BYTES = {"simplified": 500, "raw": 4200}

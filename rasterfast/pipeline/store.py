@@ -86,7 +86,9 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
     """Write ``table`` as Parquet (zstd) under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
+    # zstd level 1: the store is written once per build and read per recipe; higher
+    # levels cost ingest time for a few percent of space.
+    pq.write_table(table, tmp, compression="zstd", compression_level=1)
     os.replace(tmp, path)
 
 
