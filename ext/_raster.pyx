@@ -31,7 +31,7 @@ J. D. Foley et al., *Computer Graphics: Principles and Practice*, 2nd ed.,
 approximated by the distance to the centre line).
 """
 
-from libc.math cimport sqrt, floor, ceil, isfinite, INFINITY
+from libc.math cimport sqrt, isfinite, INFINITY
 from libc.stdint cimport int16_t, int64_t, uint8_t
 from libc.string cimport memset
 
@@ -205,11 +205,14 @@ cdef inline void _put_aa(DirectCtx* g, Py_ssize_t y, Py_ssize_t x, int a) noexce
 
 cdef inline Py_ssize_t _first(double lo, Py_ssize_t n) noexcept nogil:
     """ceil(lo) clamped to [0, n] (lo may be infinite)."""
+    cdef Py_ssize_t t
     if lo <= 0.0:
         return 0
     if lo >= <double>n:
         return n
-    return <Py_ssize_t>ceil(lo)
+    # ceil of a positive double below n: truncation plus one unless integral (no libm call)
+    t = <Py_ssize_t>lo
+    return t + (<double>t < lo)
 
 
 cdef inline Py_ssize_t _last(double hi, Py_ssize_t n) noexcept nogil:
@@ -218,7 +221,7 @@ cdef inline Py_ssize_t _last(double hi, Py_ssize_t n) noexcept nogil:
         return -1
     if hi >= <double>(n - 1):
         return n - 1
-    return <Py_ssize_t>floor(hi)
+    return <Py_ssize_t>hi             # hi >= 0 here: truncation is floor
 
 
 cdef void _draw_capsule(DirectCtx* g, const Capsule* c) noexcept nogil:
@@ -232,7 +235,8 @@ cdef void _draw_capsule(DirectCtx* g, const Capsule* c) noexcept nogil:
     rho = r + 0.5 if g.antialias else r
     _band_lines(c, rho, &outer)
     has_inner = g.antialias and r > 0.5
-    _band_lines(c, r - 0.5 if has_inner else 0.0, &inner)
+    if has_inner:                     # only antialiasing reads the inner band
+        _band_lines(c, r - 0.5, &inner)
     y0 = _first((c.y0 if c.y0 < c.y1 else c.y1) - rho, S)
     y1 = _last((c.y1 if c.y0 < c.y1 else c.y0) + rho, S)
     for y in range(y0, y1 + 1):
@@ -243,6 +247,9 @@ cdef void _draw_capsule(DirectCtx* g, const Capsule* c) noexcept nogil:
         if xa > xb:
             continue
         if not g.antialias:
+            if g.channels == 1 and g.compose == COMPOSE_PAINT:
+                _fill_bytes(g.out + y * g.rstride + xa, xb - xa + 1, g.values[0])
+                continue
             for ch in range(g.channels):
                 if g.compose == COMPOSE_PAINT:
                     _fill_bytes(g.out + ch * g.cstride + y * g.rstride + xa, xb - xa + 1,
@@ -329,6 +336,7 @@ def _render_direct(const coord_t[::1] xs, const coord_t[::1] ys, const double[:,
     cdef DirectCtx g
     cdef int status = OK
     cdef int64_t detail = -1
+    cdef bint dense
     if (n < 0 or out.shape[0] != n or out.shape[3] != S or C > 256
             or affine.shape[0] != n or affine.shape[1] != 3
             or intensity.shape[0] != C or intensity.shape[1] != xs.shape[0]
@@ -341,6 +349,8 @@ def _render_direct(const coord_t[::1] xs, const coord_t[::1] ys, const double[:,
         return OK, -1
     g.cstride = out.strides[1]
     g.rstride = out.strides[2]
+    # one image is one block of C * S * S bytes: cleared with one memset
+    dense = g.rstride == S and g.cstride == S * S
     g.size = <int>S
     g.channels = <int>C
     g.compose = compose
@@ -356,9 +366,12 @@ def _render_direct(const coord_t[::1] xs, const coord_t[::1] ys, const double[:,
             if status != OK:
                 break
             g.out = &out[i, 0, 0, 0]
-            for c in range(C):
-                for y in range(S):
-                    memset(&out[i, c, y, 0], 0, <size_t>S)
+            if dense:
+                memset(g.out, 0, <size_t>(C * S * S))
+            else:
+                for c in range(C):
+                    for y in range(S):
+                        memset(&out[i, c, y, 0], 0, <size_t>S)
             _direct_drawing(&g, xs, ys, affine[i, 0], affine[i, 1], affine[i, 2], stroke_offsets,
                             drawing_offsets[i], drawing_offsets[i + 1], intensity)
     return status, detail

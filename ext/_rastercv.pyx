@@ -84,10 +84,20 @@ cdef struct CvCtx:
     uint8_t values[256]       # the values being drawn, per channel
 
 
-cdef void _paint(CvCtx* g, Py_ssize_t y, Py_ssize_t xa, Py_ssize_t xb) noexcept nogil:
-    """Write the current values to columns xa..xb of row y (clipped to the canvas), if read."""
+cdef void _paint_channels(CvCtx* g, Py_ssize_t y, Py_ssize_t xa, Py_ssize_t xb) noexcept nogil:
+    """Columns xa..xb (inside the canvas) of row y in every channel, paint or max."""
     cdef Py_ssize_t ch
     cdef uint8_t* p
+    for ch in range(g.channels):
+        p = g.canvas + ch * g.cstride + y * g.rstride + xa
+        if g.compose == COMPOSE_PAINT:
+            _fill_bytes(p, xb - xa + 1, g.values[ch])
+        else:
+            _max_bytes(p, xb - xa + 1, g.values[ch])
+
+
+cdef void _paint(CvCtx* g, Py_ssize_t y, Py_ssize_t xa, Py_ssize_t xb) noexcept nogil:
+    """Write the current values to columns xa..xb of row y (clipped to the canvas), if read."""
     if y < 0 or y >= g.height or not g.rowmask[y]:
         return
     if xa < 0:
@@ -96,12 +106,10 @@ cdef void _paint(CvCtx* g, Py_ssize_t y, Py_ssize_t xa, Py_ssize_t xb) noexcept 
         xb = g.width - 1
     if xa > xb:
         return
-    for ch in range(g.channels):
-        p = g.canvas + ch * g.cstride + y * g.rstride + xa
-        if g.compose == COMPOSE_PAINT:
-            _fill_bytes(p, xb - xa + 1, g.values[ch])
-        else:
-            _max_bytes(p, xb - xa + 1, g.values[ch])
+    if g.channels == 1 and g.compose == COMPOSE_PAINT:
+        _fill_bytes(g.canvas + y * g.rstride + xa, xb - xa + 1, g.values[0])
+    else:
+        _paint_channels(g, y, xa, xb)
     if xa < g.dlo[y]:
         g.dlo[y] = <int32_t>xa
     if xb > g.dhi[y]:
@@ -621,6 +629,27 @@ cdef int _cv_setup(CvCtx* g, uint8_t[:, :, ::1] canvas, int thickness, int compo
     return OK
 
 
+cdef class _ShapeStore:
+    """A shape cache that outlives one call (segment shapes depend only on the thickness).
+
+    One per thread and thickness (rasterfast.render keeps it in a threading.local):
+    a kernel call uses it with the GIL released, so it must not be shared between threads.
+    """
+    cdef ShapeCache c
+    cdef bint ok
+    cdef readonly int thickness
+
+    def __cinit__(self, int thickness):
+        self.thickness = thickness
+        self.ok = _cache_init(&self.c, 256)
+        if not self.ok:
+            self.c.index = NULL
+
+    def __dealloc__(self):
+        if self.ok:
+            _cache_free(&self.c)
+
+
 def _draw_cv(uint8_t[:, :, ::1] canvas, const int16_t[::1] xs, const int16_t[::1] ys,
              const int64_t[::1] stroke_offsets, const uint8_t[:, ::1] intensity,
              int thickness, int compose):
@@ -676,19 +705,21 @@ def _render_cv256(const int16_t[::1] xs, const int16_t[::1] ys,
                   int thickness, int compose, int mode,
                   const int32_t[:, ::1] xtab, const int32_t[:, ::1] ytab,
                   const int32_t[:, ::1] xinv, const uint8_t[::1] rowmask,
-                  uint8_t[:, :, ::1] canvas):
+                  uint8_t[:, :, ::1] canvas, _ShapeStore store=None):
     """Draw every drawing like cv2.line at 256 px, then resize like cv2.resize into ``out``.
 
     ``xs``, ``ys``: integer points of the 256 canvas; ``out``: [N, C, S, S];
     ``mode``/``xtab``/``ytab``/``xinv``/``rowmask``: from
     ``rasterfast.render._linear_tables``; ``canvas``: scratch [C, 256, 256],
-    all zero. Returns ``(status, detail)``.
+    all zero; ``store``: a shape cache kept between calls (of this thickness, used
+    by one thread at a time), else one is made for this call. Returns ``(status, detail)``.
     """
     cdef Py_ssize_t n = drawing_offsets.shape[0] - 1, i, c, y, C = out.shape[1], S = out.shape[2]
     cdef CvCtx g
     cdef Resize t
     cdef ShapeCache cache
-    cdef bint cached
+    cdef ShapeCache* shapes = &cache
+    cdef bint cached, own = True
     cdef int status
     cdef int64_t detail = -1
     cdef int32_t[:, ::1] rows = np.empty((4, 256), np.int32)
@@ -699,8 +730,13 @@ def _render_cv256(const int16_t[::1] xs, const int16_t[::1] ys,
             or ys.shape[0] != xs.shape[0] or stroke_offsets.shape[0] < 1
             or (mode == RESIZE_COPY and S != 256)):
         return E_SHAPE, -1
+    if store is not None and store.thickness != thickness:
+        return E_SHAPE, -1
     if n == 0 or C == 0:
         return OK, -1
+    if store is not None:
+        shapes = &store.c
+        own = False
     if _resize_setup(&t, <int>S, mode, xtab, ytab, xinv, h, 256, 256) != OK:
         return E_SHAPE, -1
     status = _cv_setup(&g, canvas, thickness, compose, rowmask, rows)
@@ -708,8 +744,8 @@ def _render_cv256(const int16_t[::1] xs, const int16_t[::1] ys,
         return status, -1
     with nogil:
         # the shape cache pays for itself once a batch has a few thousand segments
-        cached = xs.shape[0] >= 4096 and _cache_init(&cache, 256)
-        if not cached:
+        cached = own and xs.shape[0] >= 4096 and _cache_init(&cache, 256)
+        if own and not cached:
             cache.index = NULL
         for i in range(n):
             status = _check_drawing(drawing_offsets[i], drawing_offsets[i + 1], stroke_offsets,
@@ -726,7 +762,7 @@ def _render_cv256(const int16_t[::1] xs, const int16_t[::1] ys,
                 for c in range(C):
                     for y in range(256):
                         memset(&out[i, c, y, 0], 0, 256)
-            _cv_drawing(&g, &cache, xs, ys, stroke_offsets, drawing_offsets[i],
+            _cv_drawing(&g, shapes, xs, ys, stroke_offsets, drawing_offsets[i],
                         drawing_offsets[i + 1], intensity)
             if mode != RESIZE_COPY:
                 for c in range(C):

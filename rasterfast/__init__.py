@@ -9,6 +9,7 @@ from .parse import detect_kind, parse_drawings
 from .readers import read_drawings
 from .recipe import Recipe
 from .render import render
+from .simplify import simplify
 from .entropy import sketch_entropy
 from .synth import synth
 
@@ -19,6 +20,7 @@ __all__ = [
     "parse_drawings",
     "detect_kind",
     "read_drawings",
+    "simplify",
     "Recipe",
     "render",
     "sketch_entropy",

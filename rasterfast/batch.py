@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Reject
 
 __all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP"]
 

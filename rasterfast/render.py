@@ -23,6 +23,7 @@ Two methods:
 from __future__ import annotations
 
 import functools
+import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -244,7 +245,7 @@ def rasterize(batch: StrokeBatch, intensity: np.ndarray, *, size: int, line_widt
         canvas = np.zeros((channels, _CANVAS, _CANVAS), np.uint8)
         status, detail = _cvkernel._render_cv256(
             xs, ys, so, do, intensity, out, int(line_width), _COMPOSE_CODE[compose], mode,
-            xtab, ytab, xinv, rowmask, canvas)
+            xtab, ytab, xinv, rowmask, canvas, _shape_store(int(line_width)))
     if status:
         raise _STATUS[status](detail)
     return out
@@ -289,6 +290,19 @@ def _check_out(out, shape):
         raise ValueError(f"out must have contiguous rows (last stride 1), got strides "
                          f"{out.strides}; pass a slice along the first axis or a copy")
     return out
+
+
+_LOCAL = threading.local()
+
+
+def _shape_store(thickness):
+    """This thread's opencv256 segment-shape cache for ``thickness`` (kept between calls,
+    so later batches reuse the shapes of earlier ones; one thickness at a time, at most
+    about 65 MiB; per thread because the kernel uses it with the GIL released)."""
+    store = getattr(_LOCAL, "shapes", None)
+    if store is None or store.thickness != thickness:
+        store = _LOCAL.shapes = _cvkernel._ShapeStore(thickness)
+    return store
 
 
 def _bbox_fit(batch):

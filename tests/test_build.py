@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -11,7 +10,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from rasterfast import Recipe, StrokeBatch, StrokeParseError, read_drawings, render

@@ -174,7 +174,7 @@ def test_malformed_raise(text, kind, reason, offset):
     assert reason in err.reason, err.reason
     assert err.source == "my.csv" and err.record == 1
     assert isinstance(err, ValueError)
-    assert f"my.csv, record 1" in str(err)
+    assert "my.csv, record 1" in str(err)
     if offset is not None:
         assert err.offset == offset
 

@@ -6,7 +6,6 @@ import io
 import json
 import shutil
 import struct
-import warnings
 import zipfile
 
 import numpy as np

@@ -12,6 +12,10 @@ def _draw_cv(
     thickness: int,
     compose: int,
 ) -> tuple[int, int]: ...
+class _ShapeStore:
+    thickness: int
+    def __init__(self, thickness: int) -> None: ...
+
 def _resize_linear(
     src: npt.NDArray[np.uint8],
     dst: npt.NDArray[np.uint8],
@@ -35,4 +39,5 @@ def _render_cv256(
     xinv: npt.NDArray[np.int32],
     rowmask: npt.NDArray[np.uint8],
     canvas: npt.NDArray[np.uint8],
+    store: _ShapeStore | None = None,
 ) -> tuple[int, int]: ...
