@@ -272,3 +272,34 @@ def test_local_cluster_identical(tmp_path, data_dir, simplified_build):
                   progress=False)
     for split in ("train", "val", "test"):
         assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
+
+
+def test_preview_of_a_shard_directory(tmp_path, simplified_build, capsys):
+    """`rasterfast preview DIR` shows the stored images: the first rows, or the entropy extremes."""
+    from rasterfast import cli
+    from rasterfast.preview import contact_sheet, write_png
+
+    out, _ = simplified_build
+    reader = Reader(out)
+    meta = reader.meta("val", columns=["word", "entropy"])
+    ent = meta.column("entropy").to_numpy()
+    words = meta.column("word").to_pylist()
+    for pick, rows in (("first", np.arange(12)),
+                       ("high-entropy", np.argsort(-ent, kind="stable")[:12]),
+                       ("low-entropy", np.argsort(ent, kind="stable")[:12])):
+        png = tmp_path / f"{pick}.png"
+        assert cli.main(["preview", str(out), "--split", "val", "--pick", pick, "--n", "12",
+                         "--cols", "4", "--out", str(png)]) == 0
+        assert "12 of" in capsys.readouterr().out
+        expected = write_png(tmp_path / "expected.png",
+                             contact_sheet(reader.gather("val", rows),
+                                           [words[i] for i in rows], cols=4, zoom=2))
+        assert png.read_bytes() == expected.read_bytes(), pick
+    # A finished build is already drawn: a recipe there is a mistake, said plainly.
+    assert cli.main(["preview", str(out), "--recipe", "beluga", "--out",
+                     str(tmp_path / "x.png")]) == 2
+    assert "already drawn" in capsys.readouterr().err
+    assert cli.main(["preview", str(out), "--split", "nope", "--out",
+                     str(tmp_path / "x.png")]) == 2
+    assert "no split 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

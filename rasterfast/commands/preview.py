@@ -14,12 +14,22 @@ anything `rasterfast build` reads (Kaggle CSVs, Google ndjson or .bin; plain, .g
 .zip; files, directories or globs); drawings are taken evenly from the inputs, in file
 order. One-channel recipes show as gray, three-channel ones as RGB (channel 0 red).
 
+Given a finished shard directory (one holding manifest.json) instead, it shows the stored
+images themselves, as training will see them: --split picks the split (default train),
+--pick first|low-entropy|high-entropy which drawings (the first rows, or the extremes of
+sketch entropy, where scribbles and near-empty drawings gather). --recipe and --size do
+not apply there: use `rasterfast render` to draw a build at another recipe or size.
+
 examples:
   rasterfast preview train_simplified/cat.csv train_simplified/dog.csv --recipe beluga \\
       --size 64 --out beluga.png
   rasterfast preview train_raw/ --recipe time3 --n 100 --cols 10 --out time3.png
   rasterfast preview --list-recipes
+  rasterfast preview shards64 --split val --pick high-entropy --out odd.png
 """
+
+
+PICKS = ("first", "low-entropy", "high-entropy")
 
 
 def register(sub) -> None:
@@ -27,9 +37,14 @@ def register(sub) -> None:
     p = sub.add_parser("preview", help="a PNG grid of drawings rendered with a recipe",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files, directories or globs")
-    p.add_argument("--recipe", default="gray", metavar="R",
+    p.add_argument("--recipe", metavar="R",
                    help="preset name (see --list-recipes), or a JSON file holding a recipe "
                         "config or a build's manifest.json; default gray")
+    p.add_argument("--split", metavar="SPLIT",
+                   help="with a shard directory: the split to show (default train)")
+    p.add_argument("--pick", choices=PICKS, metavar="HOW",
+                   help="with a shard directory: which drawings, " + ", ".join(PICKS) +
+                        " (default first)")
     p.add_argument("--size", type=int, metavar="S", help="image size in pixels, 16-512 "
                    "(default: 64, or the JSON recipe's)")
     p.add_argument("--line-width", type=float, metavar="W",
@@ -47,7 +62,7 @@ def register(sub) -> None:
 def _recipe(args):
     from ..recipe import PRESETS, Recipe
 
-    spec = args.recipe
+    spec = args.recipe or "gray"
     overrides = {} if args.line_width is None else {"line_width": args.line_width}
     if spec in PRESETS:
         return Recipe.preset(spec, **({"size": args.size} if args.size is not None else {}),
@@ -119,6 +134,53 @@ def _fit(name, batch, recipe):
     return batch
 
 
+def _shard_dir(inputs) -> Path | None:
+    """The shard directory when the only input is one (it holds manifest.json)."""
+    if len(inputs) == 1 and Path(inputs[0]).is_dir() \
+            and (Path(inputs[0]) / "manifest.json").is_file():
+        return Path(inputs[0])
+    return None
+
+
+def _from_shards(args, root: Path):
+    """Images and labels of up to ``args.n`` stored drawings of one split, and a summary."""
+    import numpy as np
+
+    from ..format import Reader
+
+    if args.recipe is not None or args.size is not None or args.line_width is not None:
+        raise ValueError(f"{root} is a finished build: its images are already drawn, so "
+                         f"--recipe/--size/--line-width do not apply; to see another recipe, "
+                         f"`rasterfast render {root} --recipe R --size S --out DIR2` and "
+                         f"preview that")
+    reader = Reader(root)
+    split = args.split or "train"
+    if split not in reader.splits:
+        raise ValueError(f"{root} has no split {split!r}; it has {', '.join(reader.splits)}")
+    meta = reader.meta(split, columns=["word", "key_id", "entropy"])
+    total = meta.num_rows
+    if total == 0:
+        raise ValueError(f"split {split!r} of {root} holds no drawings")
+    pick = args.pick or "first"
+    if pick == "first":
+        rows = np.arange(min(args.n, total))
+    else:
+        ent = meta.column("entropy").to_numpy(zero_copy_only=False).astype(np.float64)
+        ent = np.where(np.isnan(ent), -np.inf if pick == "high-entropy" else np.inf, ent)
+        order = np.argsort(ent if pick == "low-entropy" else -ent, kind="stable")
+        rows = np.sort(order[:args.n])
+        rows = rows[np.argsort(ent[rows] if pick == "low-entropy" else -ent[rows],
+                               kind="stable")]
+    images = reader.gather(split, rows)
+    words = meta.column("word").to_pylist()
+    keys = meta.column("key_id").to_pylist()
+    labels = [words[i] if words[i] else f"#{keys[i]}" for i in rows.tolist()]
+    recipe = reader.manifest.recipe
+    desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}, channels "
+            f"{', '.join(recipe.get('channels', []))} at {images.shape[-1]} px")
+    return images, labels, desc
+
+
 def run(args) -> int:
     """Write the contact sheet (or list the presets); return the exit status."""
     import numpy as np
@@ -140,6 +202,17 @@ def run(args) -> int:
                             ("--zoom", args.zoom, 1, 16)):
         if v is not None and not lo <= v <= hi:
             raise ValueError(f"{name} must be {lo}-{hi}, got {v}")
+    root = _shard_dir(args.inputs)
+    if root is not None:
+        images, labels, desc = _from_shards(args, root)
+        zoom = args.zoom or max(1, 64 // images.shape[-1])
+        sheet = contact_sheet(images, labels, cols=args.cols, zoom=zoom)
+        write_png(args.out, sheet)
+        print(f"wrote {args.out}: {desc}, {sheet.shape[1]}x{sheet.shape[0]} px")
+        return 0
+    if args.split is not None or args.pick is not None:
+        raise ValueError("--split and --pick apply to a shard directory (one holding "
+                         "manifest.json); the inputs given are drawing files")
     recipe = _recipe(args)
     batches, rejects = _read(args.inputs, args.n)
     if not batches:
@@ -153,7 +226,7 @@ def run(args) -> int:
     sheet = contact_sheet(images, labels, cols=args.cols, zoom=zoom)
     write_png(args.out, sheet)
     skipped = f"; {rejects} unreadable drawings skipped" if rejects else ""
-    print(f"wrote {args.out}: {len(images)} drawings, recipe {args.recipe} at {recipe.size} px "
+    print(f"wrote {args.out}: {len(images)} drawings, recipe {args.recipe or 'gray'} at {recipe.size} px "
           f"({', '.join(recipe.channels)}), {sheet.shape[1]}x{sheet.shape[0]} px{skipped}",
           file=sys.stdout)
     return 0
