@@ -28,10 +28,17 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+#: Section headings; a section ``name`` comes from ``bench/bench_<name>.py``.
+TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterising",
+          "time3": "Time channels (time3)", "entropy": "Sketch entropy", "synth": "Synthesis",
+          "build": "Build, end to end", "loader": "Loading (ShardDataset)"}
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) section ``name`` of RESULTS.md with ``body`` plus machine and date."""
     stamp = f"_{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}_\n\n"
-    block = f"<!-- {name}:start -->\n{stamp}{body.rstrip()}\n<!-- {name}:end -->"
+    title = f"## {TITLES.get(name, name)} (`bench/bench_{name}.py`)\n\n"
+    block = f"<!-- {name}:start -->\n{title}{stamp}{body.rstrip()}\n<!-- {name}:end -->"
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
     if pattern.search(text):
