@@ -81,7 +81,7 @@ def run(repeat: int) -> str:
         rows.append(f"| {kind} | ({n:,} real drawings, {nbytes / n:,.0f} bytes each) | | | | |")
     table = ["| data | contender | drawings/s | MB/s | vs json+numpy | vs orjson |",
              "|---|---|---:|---:|---:|---:|", *rows]
-    return ("## Parsing (`bench/bench_parse.py`)\n\nOne core, best of "
+    return ("One core, best of "
             f"{repeat} runs, same strings for every contender.\n\n" + "\n".join(table))
 
 
