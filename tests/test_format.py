@@ -357,3 +357,36 @@ def test_golden_shards_v1():
         raw = (path / split / "000000.images.npy").read_bytes()
         assert raw[:10] == b"\x93NUMPY\x01\x00" + (4086).to_bytes(2, "little")
         assert raw[4096:] == shards[0][0].tobytes()
+
+
+def test_stream_mode_writes_the_same_bytes_and_checks_its_count(tmp_path):
+    """Writer.shard(stream=True) + append() gives the file a memmap fill gives; counts checked."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (7, 1, 4, 4), dtype=np.uint8)
+    meta = {"word": ["a"] * 7, "key_id": np.arange(7, dtype=np.uint64)}
+    wa = Writer(tmp_path / "a", {}, ["a"], channels=1, size=4)
+    with wa.shard("train", 0, 7) as sh:
+        sh.images[...] = images
+        sh.set_meta(meta)
+    wb = Writer(tmp_path / "b", {}, ["a"], channels=1, size=4)
+    with wb.shard("train", 0, 7, stream=True) as sh:
+        assert sh.images is None
+        sh.append(images[:3])
+        sh.append(images[3:])
+        sh.set_meta(meta)
+    name = "train/000000.images.npy"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert np.array_equal(np.load(tmp_path / "b" / name), images)
+    # too few, too many, a wrong shape: errors, and no shard left behind
+    for bad, match in (([images[:6]], "6 images appended, 7 expected"),
+                       ([images, images[:1]], "holds 7 images; 8 appended"),
+                       ([images[:, :, :2]], "must be uint8")):
+        w = Writer(tmp_path / "c", {}, ["a"], channels=1, size=4)
+        with pytest.raises(ValueError, match=match), w.shard("train", 0, 7, stream=True) as sh:
+            sh.set_meta(meta)
+            for part in bad:
+                sh.append(part)
+        assert w.done("train", 0) is None
+        assert not [p for p in (tmp_path / "c" / "train").iterdir() if "images" in p.name]
+    with pytest.raises(ValueError, match="stream=True"), wa.shard("train", 1, 1) as sh:
+        sh.append(images[:1])

@@ -172,18 +172,21 @@ class ShardWriter:
 
     Attributes
     ----------
-    images : numpy.memmap of uint8, shape (n, C, S, S)
-        Backed by the (temporary) images file; fill it in place, in any order.
+    images : numpy.memmap of uint8, shape (n, C, S, S), or None
+        Backed by the (temporary) images file; fill it in place, in any order. None in
+        stream mode (``Writer.shard(..., stream=True)``): call :meth:`append` instead.
     labels : ndarray of int16, shape (n,) or None
         Set it (or call :meth:`set_labels`) or leave it None to derive the labels from
         the ``word`` column of the metadata (index in the word list, -1 when absent).
     """
 
-    def __init__(self, writer: Writer, split: str, index: int, n: int):
+    def __init__(self, writer: Writer, split: str, index: int, n: int, *, stream: bool = False):
         self.writer, self.split, self.index, self.n = writer, split, index, n
         self.labels = None
         self._meta = None
         self._closed = False
+        self._fh = None          # stream mode: the images file, open for appending
+        self._appended = 0
         token = f"{os.getpid()}.{secrets.token_hex(4)}"
         self._dir = writer.path / split
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -191,6 +194,11 @@ class ShardWriter:
                      for role, suffix in ROLES.items()}
         shape = (n, writer.channels, writer.size, writer.size)
         path = self._tmp["images"]
+        if stream:
+            self.images = None
+            self._fh = open(path, "wb")
+            self._fh.write(npy_header(shape))
+            return
         with open(path, "wb") as fh:
             fh.write(npy_header(shape))
             fh.truncate(DATA_OFFSET + n * writer.channels * writer.size * writer.size)
@@ -198,6 +206,25 @@ class ShardWriter:
             self.images = np.memmap(path, np.uint8, "r+", offset=DATA_OFFSET, shape=shape)
         else:  # mmap cannot map zero bytes
             self.images = np.zeros(shape, np.uint8)
+
+    def append(self, images) -> None:
+        """Stream mode: write the next ``len(images)`` images (uint8 ``[m, C, S, S]``) in order.
+
+        Plain ``write`` calls from a buffer the caller reuses: for a build this costs less
+        than filling a fresh memmap (a page fault per new page) and flushing it.
+        """
+        if self._fh is None:
+            raise ValueError("append() needs a shard opened with stream=True; fill .images instead")
+        images = np.ascontiguousarray(images)
+        shape = (self.writer.channels, self.writer.size, self.writer.size)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != shape:
+            raise ValueError(f"images must be uint8 [m, {shape[0]}, {shape[1]}, {shape[2]}], "
+                             f"got {images.dtype} {images.shape}")
+        if self._appended + len(images) > self.n:
+            raise ValueError(f"shard {self.split}/{self.index} holds {self.n} images; "
+                             f"{self._appended + len(images)} appended")
+        self._fh.write(memoryview(images).cast("B"))
+        self._appended += len(images)
 
     def set_labels(self, labels) -> None:
         """Set the labels (int, one per drawing, -1 or an index into the word list)."""
@@ -241,6 +268,12 @@ class ShardWriter:
                 raise ValueError(f"shard {self.split}/{self.index}: label {labels[i]} of drawing "
                                  f"{i} disagrees with its word {self._meta.column('word')[i]} "
                                  f"(index {derived[i]}); {bad.size} such drawings")
+        if self._fh is not None:
+            if self._appended != self.n:
+                raise ValueError(f"shard {self.split}/{self.index}: {self._appended} images "
+                                 f"appended, {self.n} expected")
+            self._fh.close()
+            self._fh = None
         if isinstance(self.images, np.memmap):
             # msync now; the map itself goes with the last reference (views the producer
             # still holds keep it alive: writing through them after commit is a bug).
@@ -266,6 +299,9 @@ class ShardWriter:
     def abort(self) -> None:
         """Remove the temporary files (the shard stays unfinished)."""
         self.images = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
         for tmp in self._tmp.values():
             tmp.unlink(missing_ok=True)
         self._closed = True
@@ -275,7 +311,12 @@ class ShardWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                if not self._closed:   # a shard that cannot commit leaves no temporaries
+                    self.abort()
+                raise
         elif not self._closed:
             self.abort()
 
@@ -395,13 +436,17 @@ class Writer:
         """The indices among ``indices`` whose shard is not finished."""
         return [i for i in indices if self.done(split, i) is None]
 
-    def shard(self, split: str, index: int, n: int) -> ShardWriter:
-        """Start shard ``index`` of ``split`` with ``n`` drawings (replacing it if it exists)."""
+    def shard(self, split: str, index: int, n: int, *, stream: bool = False) -> ShardWriter:
+        """Start shard ``index`` of ``split`` with ``n`` drawings (replacing it if it exists).
+
+        By default the shard's ``images`` is a writable memmap to fill in any order; with
+        ``stream=True`` the images are written in order through :meth:`ShardWriter.append`.
+        """
         self._check(split, index, n)
         if (self.path / MANIFEST_NAME).exists():
             raise ValueError(f"{self.path} is finished; no more shards can be written")
         self._sidecar(split, index).unlink(missing_ok=True)
-        return ShardWriter(self, split, int(index), int(n))
+        return ShardWriter(self, split, int(index), int(n), stream=stream)
 
     def write_shard(self, split: str, index: int, images, meta, labels=None) -> ShardEntry:
         """Write a whole shard from arrays in memory (tests, small builds)."""
