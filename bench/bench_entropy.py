@@ -29,14 +29,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import DATA  # noqa: E402
 from bench._results import write_section  # noqa: E402
 from rasterfast import StrokeBatch  # noqa: E402
 from rasterfast.entropy import sketch_entropy  # noqa: E402
 from rasterfast.recipe import Recipe  # noqa: E402
 from rasterfast.render import render  # noqa: E402
 
-DATA = Path(os.environ.get("RASTERFAST_DATA",
-                           Path(__file__).resolve().parent.parent.parent / "shared/data/quickdraw"))
 
 
 def best_of(fn, repeat):

@@ -13,12 +13,9 @@ makes Python objects for every number.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -28,31 +25,12 @@ import orjson  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import best_of, kaggle_strings  # noqa: E402
 from bench._results import write_section  # noqa: E402
 from rasterfast import parse_drawings  # noqa: E402
 
-DATA = Path(os.environ.get("RASTERFAST_DATA",
-                           Path(__file__).resolve().parent.parent.parent / "shared/data/quickdraw"))
 
 
-def load_strings(kind: str) -> list[str]:
-    """The drawing column of every Kaggle train CSV of the sample."""
-    folder = DATA / "kaggle" / ("train_simplified" if kind == "simplified" else "train_raw")
-    out = []
-    for path in sorted(folder.iterdir()):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", newline="") as fh:
-            out.extend(row["drawing"] for row in csv.DictReader(fh))
-    return out
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def json_numpy(texts, dtype):
@@ -62,7 +40,7 @@ def json_numpy(texts, dtype):
 def run(repeat: int) -> str:
     rows = []
     for kind, dtype in (("simplified", np.int16), ("raw", np.float64)):
-        texts = load_strings(kind)
+        texts = kaggle_strings(kind)
         nbytes = sum(len(t) for t in texts)
         arrow = pa.array(texts, pa.string())
         contenders = {

@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import DATA, best_of  # noqa: E402
 from bench._results import write_section  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "quickdraw"
 
 #: (recipe preset, size, target speed-up of parse + render over the baseline, antialias)
 ROWS = [
@@ -67,14 +67,6 @@ def baseline(texts: list[str], size: int, beluga: bool) -> np.ndarray:
         out[n] = img if size == 256 else cv2.resize(img, (size, size))
     return out
 
-
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -27,12 +26,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import DATA, best_of  # noqa: E402
 from bench._results import write_section  # noqa: E402
 from rasterfast import StrokeBatch, read_drawings  # noqa: E402
 from rasterfast.simplify import simplify  # noqa: E402
 
-DATA = Path(os.environ.get("RASTERFAST_DATA",
-                           Path(__file__).resolve().parent.parent.parent / "shared/data/quickdraw"))
 
 
 def load_raw() -> StrokeBatch:
@@ -82,14 +80,6 @@ def numpy_per_drawing(strokes: list[np.ndarray], epsilon: float = 2.0) -> list[n
         out.append(np.round(_rdp_numpy(r, epsilon)).astype(np.int16).T)
     return out
 
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def run(repeat: int, n_base: int) -> str:

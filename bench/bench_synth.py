@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -31,19 +30,12 @@ import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import DATA, best_of  # noqa: E402
 from bench._results import write_section  # noqa: E402
 from rasterfast import StrokeBatch  # noqa: E402
 from rasterfast.formatting import format_drawings, write_kaggle_csv  # noqa: E402
 from rasterfast.synth import synth  # noqa: E402
 
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def read_back(folder: Path, kind: str) -> StrokeBatch:
@@ -103,8 +95,7 @@ def stats(per_word: int = 500) -> str:
     """Real sample vs synth (per_word drawings of every built-in word, seed 0)."""
     from rasterfast import read_drawings
 
-    data = Path(os.environ.get("RASTERFAST_DATA", Path(__file__).resolve().parent.parent.parent
-                               / "shared/data/quickdraw"))
+    data = DATA
     lines = ["| statistic (mean; p5/p50/p95) | real | synth |", "|---|---|---|"]
     work = Path(tempfile.mkdtemp(prefix="bench-synth-stats-"))
     try:
