@@ -92,70 +92,57 @@ ctypedef struct Scratch:
     int64_t cap_o
 
 
+cdef inline int64_t _capacity(int64_t cap, int64_t need, int64_t first) noexcept nogil:
+    """The capacity after doubling ``cap`` (from ``first``) until ``need`` fits."""
+    while cap < need:
+        cap = cap * 2 if cap > 0 else first
+    return cap
+
+
+cdef inline int _resize(void** buf, int64_t cap, size_t item) noexcept nogil:
+    """``realloc`` ``*buf`` to ``cap`` items of ``item`` bytes; OK, or E_NOMEM (buf kept)."""
+    cdef void* p = realloc(buf[0], <size_t>cap * item)
+    if p == NULL:
+        return E_NOMEM
+    buf[0] = p
+    return OK
+
+
 cdef int _grow_r(Scratch* s, int64_t need, bint timed) noexcept nogil:
     """Make room for ``need`` resampled points; 0 on success, E_NOMEM."""
-    cdef int64_t cap = s.cap_r
-    cdef void* p
-    if need <= cap:
+    cdef int64_t cap
+    if need <= s.cap_r:
         return OK
-    while cap < need:
-        cap = cap * 2 if cap > 0 else 1024
-    p = realloc(s.rx, <size_t>cap * sizeof(double))
-    if p == NULL:
+    cap = _capacity(s.cap_r, need, 1024)
+    if (_resize(<void**>&s.rx, cap, sizeof(double)) or _resize(<void**>&s.ry, cap, sizeof(double))
+            or (timed and _resize(<void**>&s.rt, cap, sizeof(double)))
+            or _resize(<void**>&s.cb, cap, sizeof(double))):
         return E_NOMEM
-    s.rx = <double*>p
-    p = realloc(s.ry, <size_t>cap * sizeof(double))
-    if p == NULL:
-        return E_NOMEM
-    s.ry = <double*>p
-    if timed:
-        p = realloc(s.rt, <size_t>cap * sizeof(double))
-        if p == NULL:
-            return E_NOMEM
-        s.rt = <double*>p
-    p = realloc(s.cb, <size_t>cap * sizeof(double))
-    if p == NULL:
-        return E_NOMEM
-    s.cb = <double*>p
     s.cap_r = cap
     return OK
 
 
 cdef int _grow_s(Scratch* s, int64_t need) noexcept nogil:
-    cdef int64_t cap = s.cap_s
-    cdef void* p
-    if need <= cap:
+    """Make room for ``need`` entries of the RDP stack."""
+    cdef int64_t cap
+    if need <= s.cap_s:
         return OK
-    while cap < need:
-        cap = cap * 2 if cap > 0 else 256
-    p = realloc(s.stack, <size_t>cap * sizeof(int64_t))
-    if p == NULL:
+    cap = _capacity(s.cap_s, need, 256)
+    if _resize(<void**>&s.stack, cap, sizeof(int64_t)):
         return E_NOMEM
-    s.stack = <int64_t*>p
     s.cap_s = cap
     return OK
 
 
 cdef int _grow_o(Scratch* s, int64_t need, bint timed) noexcept nogil:
-    cdef int64_t cap = s.cap_o
-    cdef void* p
-    if need <= cap:
+    """Make room for ``need`` output points."""
+    cdef int64_t cap
+    if need <= s.cap_o:
         return OK
-    while cap < need:
-        cap = cap * 2 if cap > 0 else 4096
-    p = realloc(s.ox, <size_t>cap * sizeof(int16_t))
-    if p == NULL:
+    cap = _capacity(s.cap_o, need, 4096)
+    if (_resize(<void**>&s.ox, cap, sizeof(int16_t)) or _resize(<void**>&s.oy, cap, sizeof(int16_t))
+            or (timed and _resize(<void**>&s.ot, cap, sizeof(int32_t)))):
         return E_NOMEM
-    s.ox = <int16_t*>p
-    p = realloc(s.oy, <size_t>cap * sizeof(int16_t))
-    if p == NULL:
-        return E_NOMEM
-    s.oy = <int16_t*>p
-    if timed:
-        p = realloc(s.ot, <size_t>cap * sizeof(int32_t))
-        if p == NULL:
-            return E_NOMEM
-        s.ot = <int32_t*>p
     s.cap_o = cap
     return OK
 
