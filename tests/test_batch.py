@@ -44,6 +44,24 @@ def test_take_matches_reference():
     assert len(b.take([])) == 0
 
 
+@pytest.mark.parametrize("kind", ["simplified", "raw"])
+def test_slice_equals_take_of_the_range_and_shares_points(kind):
+    drawings = DRAWINGS * 4 if kind == "simplified" else [
+        [[list(map(float, s[0])), list(map(float, s[1])), list(range(len(s[0])))] for s in d]
+        for d in DRAWINGS * 4]
+    b = StrokeBatch.from_lists(drawings, kind, key_id=np.arange(12), word=list("abcdefghijkl"))
+    for start, stop in ((0, 12), (3, 8), (5, 5), (11, 12)):
+        s, t = b.slice(start, stop), b.take(np.arange(start, stop))
+        s.validate()
+        assert [s.to_lists(i) for i in range(len(s))] == [t.to_lists(i) for i in range(len(t))]
+        for name in ("x", "y", "t", "stroke_offsets", "drawing_offsets", "key_id", "word"):
+            assert np.array_equal(getattr(s, name), getattr(t, name)), name
+    assert np.shares_memory(b.slice(3, 8).x, b.x)
+    for start, stop in ((-1, 2), (4, 3), (0, 13)):
+        with pytest.raises(IndexError):
+            b.slice(start, stop)
+
+
 def test_concat_merges_sources_and_rejects():
     a = parse_drawings(["[[[1], [2]]]", "bad"], on_error="skip", source="a.csv")
     b = parse_drawings(["[[[3], [4]]]"], source="b.csv")

@@ -145,6 +145,7 @@ def _shard_dir(inputs) -> Path | None:
 def _from_shards(args, root: Path):
     """Images and labels of up to ``args.n`` stored drawings of one split, and a summary."""
     import numpy as np
+    import pyarrow as pa
 
     from ..format import Reader
 
@@ -157,24 +158,28 @@ def _from_shards(args, root: Path):
     split = args.split or "train"
     if split not in reader.splits:
         raise ValueError(f"{root} has no split {split!r}; it has {', '.join(reader.splits)}")
-    meta = reader.meta(split, columns=["word", "key_id", "entropy"])
-    total = meta.num_rows
+    total = reader.manifest.count(split)
     if total == 0:
         raise ValueError(f"split {split!r} of {root} holds no drawings")
     pick = args.pick or "first"
     if pick == "first":
+        # only the shards that hold the first n rows
+        counts = np.cumsum(reader.counts(split))
+        last = int(np.searchsorted(counts, min(args.n, total)))
+        meta = pa.concat_tables([reader.meta(split, i, ["word", "key_id"])
+                                 for i in range(last + 1)])
         rows = np.arange(min(args.n, total))
     else:
+        meta = reader.meta(split, columns=["word", "key_id", "entropy"])
         ent = meta.column("entropy").to_numpy(zero_copy_only=False).astype(np.float64)
-        ent = np.where(np.isnan(ent), -np.inf if pick == "high-entropy" else np.inf, ent)
-        order = np.argsort(ent if pick == "low-entropy" else -ent, kind="stable")
-        rows = np.sort(order[:args.n])
-        rows = rows[np.argsort(ent[rows] if pick == "low-entropy" else -ent[rows],
-                               kind="stable")]
-    images = reader.gather(split, rows)
-    words = meta.column("word").to_pylist()
-    keys = meta.column("key_id").to_pylist()
-    labels = [words[i] if words[i] else f"#{keys[i]}" for i in rows.tolist()]
+        # NaN (entropy not computed) sorts last either way
+        key = np.nan_to_num(ent if pick == "low-entropy" else -ent, nan=np.inf)
+        rows = np.argsort(key, kind="stable")[:args.n]
+    images = reader.gather(split, rows)     # any row order works
+    chosen = meta.take(pa.array(rows))
+    labels = [w if w else f"#{k}" for w, k in zip(chosen.column("word").to_pylist(),
+                                                   chosen.column("key_id").to_pylist(),
+                                                   strict=True)]
     recipe = reader.manifest.recipe
     desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}, channels "
             f"{', '.join(recipe.get('channels', []))} at {images.shape[-1]} px")

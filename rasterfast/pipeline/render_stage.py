@@ -61,9 +61,11 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
         return np.flatnonzero(keep), res
     order = table.column("order").to_numpy()
     if spec.thresholds:
-        words = table.column("word").to_numpy(zero_copy_only=False).astype(str)
+        # one dictionary lookup per distinct word, not per drawing
+        words, inverse = np.unique(table.column("word").to_numpy(zero_copy_only=False)
+                                   .astype(str), return_inverse=True)
         limit = np.array([spec.thresholds.get(w, np.iinfo(np.uint64).max) for w in words],
-                         np.uint64) if len(words) else np.zeros(0, np.uint64)
+                         np.uint64)[inverse.reshape(-1)]
         cut = keep & (order > limit)
         res.filtered.update(inp[cut].tolist())
         keep &= ~cut
@@ -106,14 +108,13 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
     chunk = max(1, min(max(sizes), _CHUNK_BYTES // image_bytes))
     buf = np.empty((chunk, len(recipe.channels), recipe.size, recipe.size), np.uint8)
     for index, start, n in todo:
-        batch = chosen.take(np.arange(start, start + n))
+        batch = chosen.slice(start, start + n)
         entropy = np.full(n, np.nan, np.float32)
         with writer.shard(split, index, n, stream=True) as sh:
             for lo in range(0, n, chunk):
                 hi = min(n, lo + chunk)
                 out = buf[:hi - lo]
-                render(batch.take(np.arange(lo, hi)) if (lo, hi) != (0, n) else batch,
-                       recipe, out=out)
+                render(batch.slice(lo, hi), recipe, out=out)
                 if spec.entropy:
                     entropy[lo:hi] = sketch_entropy(out)
                 sh.append(out)

@@ -76,8 +76,8 @@ def table_to_batch(table: pa.Table, kind: str | None = None) -> StrokeBatch:
     names, source_id = np.unique(sources.astype(str), return_inverse=True) if len(sources) else (
         np.array(["<input>"]), np.zeros(0, np.int64))
     per = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _META}
-    per["word"] = per["word"].astype(object)
-    per["countrycode"] = per["countrycode"].astype(object)
+    per["word"] = np.asarray(per["word"], dtype=object)          # no copy when already object
+    per["countrycode"] = np.asarray(per["countrycode"], dtype=object)
     return StrokeBatch.from_columns(kind, x, y, t, so, do, sources=tuple(names.tolist()),
                                     source_id=source_id.astype(np.int32), **per)
 
