@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..batch import StrokeBatch
@@ -72,13 +73,16 @@ def table_to_batch(table: pa.Table, kind: str | None = None) -> StrokeBatch:
     x, so, do = _flat(table.column("x"))
     y, _, _ = _flat(table.column("y"))
     t = _flat(table.column("t"))[0] if "t" in table.column_names else None
-    sources = table.column("source").to_numpy(zero_copy_only=False)
-    names, source_id = np.unique(sources.astype(str), return_inverse=True) if len(sources) else (
-        np.array(["<input>"]), np.zeros(0, np.int64))
+    # the few distinct file names and each row's index among them, without a Python
+    # string per row
+    sources = table.column("source")
+    names = pc.unique(sources).to_pylist() if len(sources) else ["<input>"]
+    source_id = pc.index_in(sources, value_set=pa.array(names, sources.type)).to_numpy(
+        zero_copy_only=False) if len(sources) else np.zeros(0, np.int32)
     per = {name: table.column(name).to_numpy(zero_copy_only=False) for name in _META}
     per["word"] = np.asarray(per["word"], dtype=object)          # no copy when already object
     per["countrycode"] = np.asarray(per["countrycode"], dtype=object)
-    return StrokeBatch.from_columns(kind, x, y, t, so, do, sources=tuple(names.tolist()),
+    return StrokeBatch.from_columns(kind, x, y, t, so, do, sources=tuple(names),
                                     source_id=source_id.astype(np.int32), **per)
 
 
