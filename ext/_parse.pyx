@@ -265,6 +265,86 @@ cdef inline bint _scan_uint_swar(Cursor* c, uint64_t* value) noexcept nogil:
     return True
 
 
+cdef uint64_t[9] POW10_U
+POW10_U[0] = 1
+for _k in range(1, 9):
+    POW10_U[_k] = POW10_U[_k - 1] * 10
+
+
+cdef inline int _digits8(uint64_t w, uint64_t* value) noexcept nogil:
+    """How many of the 8 characters in ``w`` (little-endian) are leading digits, with
+    their value in ``value``; the same byte tricks as ``_scan_uint_swar``."""
+    cdef uint64_t nd = ((w & RF_HI) ^ RF_ZEROS) | (((w + RF_SIXES) & RF_HI) ^ RF_ZEROS)
+    cdef uint64_t v
+    cdef int n = 8 if nd == 0 else rf_ctz64(nd) >> 3
+    if n == 0:
+        value[0] = 0
+        return 0
+    v = (w - RF_ZEROS) << (8 * (8 - n))
+    v = v * 10 + (v >> 8)
+    v = (((v & RF_MASK1) * (100 + (<uint64_t>1000000 << 32))
+          + ((v >> 16) & RF_MASK1) * (1 + (<uint64_t>10000 << 32))) >> 32)
+    value[0] = v
+    return n
+
+
+cdef inline bint _scan_decimal_swar(Cursor* c, uint64_t* mantissa, int64_t* exp10,
+                                    bint* negative, bint* integral) noexcept nogil:
+    """Read a plain decimal (``-?digits(.digits)?``, at most 19 digits in all, no
+    exponent) eight characters at a time: the raw coordinates, which JavaScript
+    printed as up to 17 significant digits (``33.507999420166016``).
+
+    Gives exactly the mantissa and exponent ``_scan_number`` gives for such a
+    number (no digit dropped, so the value is exact). Returns False, consuming
+    nothing, for anything else (fewer than 8 bytes left at a word, a leading
+    zero, 8 or more integer digits, more than 19 digits, an exponent, a '.'
+    without digits): the general scanner then reads it or reports the error.
+    """
+    cdef const uint8_t* p = c.p
+    cdef const uint8_t* end = c.end
+    cdef uint64_t m, v
+    cdef int n, total, nfrac = 0
+    cdef bint neg = False
+    if not LITTLE_ENDIAN:
+        return False
+    if p < end and p[0] == 45:           # '-'
+        neg = True
+        p += 1
+    if end - p < 8:
+        return False
+    n = _digits8(rf_load64(p), &m)
+    if n == 0 or n == 8 or (n > 1 and p[0] == 48):
+        return False
+    total = n
+    p += n                               # inside the word just read: no bound check needed
+    if p[0] == 46:                       # '.'
+        p += 1
+        while True:
+            if end - p < 8:
+                return False
+            n = _digits8(rf_load64(p), &v)
+            if n == 0:
+                if nfrac == 0:
+                    return False
+                break
+            total += n
+            if total > 19:
+                return False
+            m = m * POW10_U[n] + v
+            nfrac += n
+            p += n
+            if n < 8:
+                break
+    if p < end and (p[0] == 101 or p[0] == 69):  # 'e' 'E'
+        return False
+    c.p = p
+    mantissa[0] = m
+    exp10[0] = -nfrac
+    negative[0] = neg
+    integral[0] = nfrac == 0
+    return True
+
+
 cdef inline bint _int_list_fast(Cursor* c, int16_t* o16, int32_t* o32, bint times,
                                 int64_t base, int64_t limit, int64_t* k_out) noexcept nogil:
     """Read a list of plain unsigned integers up to its ']' (simplified
@@ -326,7 +406,25 @@ cdef inline bint _int_list_fast(Cursor* c, int16_t* o16, int32_t* o32, bint time
 
 cdef inline bint _near_float32_tie(double d) noexcept nogil:
     """Whether d lies so close to a midpoint between two float32 values that an
-    error of a few double ulps could change its rounding to float32."""
+    error of a few double ulps could change its rounding to float32.
+
+    In float32's normal range a midpoint is a double whose 29 low mantissa bits
+    (those float32 lacks) are 1 followed by zeros: d is near one when its low
+    bits are within 64 double ulps of that pattern (the fast path errs by at
+    most 2). Integer operations only; elsewhere the general test decides.
+    """
+    cdef uint64_t bits
+    cdef int64_t low
+    cdef double a = fabs(d)
+    if 1.1754943508222875e-38 <= a < 3.4028234663852886e+38:
+        memcpy(&bits, &d, 8)
+        low = <int64_t>(bits & 0x1FFFFFFF) - 0x10000000
+        return -64 <= low <= 64
+    return _near_float32_tie_general(d)
+
+
+cdef bint _near_float32_tie_general(double d) noexcept nogil:
+    """``_near_float32_tie`` outside float32's normal range: measured on the float32 grid."""
     cdef float f = <float>d
     cdef double fd = <double>f
     cdef float nb
@@ -414,7 +512,15 @@ cdef int _parse_drawing(Cursor* c, bint raw, int64_t max_points, int64_t max_str
                 while True:                       # numbers of the list (general path)
                     _skip_ws(c)
                     begin = c.p
-                    if not (li == 2 or not raw) or not _scan_uint_swar(c, &m):
+                    if raw and li < 2:
+                        # raw x, y: decimals eight characters at a time, else the general way
+                        if _scan_decimal_swar(c, &m, &e, &negative, &integral):
+                            exact = True
+                        else:
+                            status = _scan_number(c, &m, &e, &exact, &negative, &integral)
+                            if status:
+                                return status
+                    elif not _scan_uint_swar(c, &m):
                         status = _scan_number(c, &m, &e, &exact, &negative, &integral)
                         if status:
                             return status

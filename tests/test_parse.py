@@ -115,6 +115,38 @@ def test_raw_float32_rounding_matches_json():
     np.testing.assert_array_equal(b.x, np.array([float(v) for v in values]).astype(np.float32))
 
 
+
+def test_raw_decimals_every_shape_match_json():
+    # The eight-characters-at-a-time path for raw decimals: every split of 1-19
+    # digits between the integer part and the fraction, signs, leading zeros of
+    # the fraction, doubles a few ulps either side of float32 ties (the fast
+    # rounding test's margin is 64 ulps) and numbers in the last 8 bytes of a
+    # text. Each must be float32(float(text)), whichever path reads it.
+    rng = np.random.default_rng(11)
+    values = []
+    for n_int in range(1, 9):
+        for n_frac in range(0, 20 - n_int):
+            for _ in range(3):
+                digits = "".join(rng.choice(list("0123456789"), n_int + n_frac))
+                whole = digits[:n_int].lstrip("0") or "0"
+                num = whole + ("." + digits[n_int:] if n_frac else "")
+                values += [num, "-" + num]
+    for _ in range(400):
+        f = np.float32(rng.uniform(-3000, 3000))
+        mid = (float(f) + float(np.nextafter(f, np.float32(np.inf)))) / 2
+        for k in (-70, -65, -64, -63, -2, -1, 1, 2, 63, 64, 65, 70):
+            values.append(repr(float(mid + k * np.spacing(mid))))
+        values += [f"{mid:.17g}", f"{mid:.16g}", repr(float(f)), f"0.{rng.integers(0, 10**6):06d}"]
+    text = "[[[" + ",".join(values) + "],[" + ",".join(["0"] * len(values)) + "],[" + \
+        ",".join(["0"] * len(values)) + "]]]"
+    expect = np.array([float(v) for v in values]).astype(np.float32)
+    np.testing.assert_array_equal(parse_drawings([text], kind="raw").x, expect)
+    # the same numbers one per drawing, at the very end of a short text
+    tails = [f"[[[{v}],[{v}],[0]]]" for v in values]
+    b = parse_drawings(tails, kind="raw")
+    np.testing.assert_array_equal(b.x, expect)
+    np.testing.assert_array_equal(b.y, expect)
+
 MALFORMED = [
     # (text, kind, expected reason fragment, byte offset or None)
     ("[[[1, 2], [3, 4]]", "simplified", "truncated", 17),
