@@ -31,7 +31,7 @@ J. D. Foley et al., *Computer Graphics: Principles and Practice*, 2nd ed.,
 approximated by the distance to the centre line).
 """
 
-from libc.math cimport sqrt, isfinite, INFINITY
+from libc.math cimport sqrt, isfinite, INFINITY, NAN
 from libc.stdint cimport int16_t, int64_t, uint8_t
 from libc.string cimport memset
 
@@ -374,4 +374,60 @@ def _render_direct(const coord_t[::1] xs, const coord_t[::1] ys, const double[:,
                         memset(&out[i, c, y, 0], 0, <size_t>S)
             _direct_drawing(&g, xs, ys, affine[i, 0], affine[i, 1], affine[i, 2], stroke_offsets,
                             drawing_offsets[i], drawing_offsets[i + 1], intensity)
+    return status, detail
+
+
+def _bbox_fit(const coord_t[::1] xs, const coord_t[::1] ys, const int64_t[::1] stroke_offsets,
+              const int64_t[::1] drawing_offsets, double[:, ::1] fit):
+    """Per drawing ``(x0, y0, k)``: its bounding box corner and ``255 / extent``.
+
+    ``extent`` is the larger side of the box; ``k`` is 1 for a drawing with no
+    points or a zero extent. A NaN coordinate makes the drawing's box NaN (as a
+    numpy reduction would: that axis's corner is NaN and k is 1). One pass over the points, GIL released. Returns
+    ``(status, detail)``.
+    """
+    cdef Py_ssize_t n = drawing_offsets.shape[0] - 1, i
+    cdef int64_t p, p0, p1, detail = -1
+    cdef double x0, x1, y0, y1, v, w, extent
+    cdef bint nanx, nany
+    cdef int status = OK
+    if (n < 0 or fit.shape[0] != n or fit.shape[1] != 3 or ys.shape[0] != xs.shape[0]
+            or stroke_offsets.shape[0] < 1):
+        return E_SHAPE, -1
+    with nogil:
+        for i in range(n):
+            status = _check_drawing(drawing_offsets[i], drawing_offsets[i + 1], stroke_offsets,
+                                    xs.shape[0], i, &detail)
+            if status != OK:
+                break
+            p0 = stroke_offsets[drawing_offsets[i]]
+            p1 = stroke_offsets[drawing_offsets[i + 1]]
+            fit[i, 0] = 0.0
+            fit[i, 1] = 0.0
+            fit[i, 2] = 1.0
+            if p1 <= p0:
+                continue
+            x0 = x1 = <double>xs[p0]
+            y0 = y1 = <double>ys[p0]
+            nanx = False
+            nany = False
+            for p in range(p0, p1):
+                v = <double>xs[p]
+                w = <double>ys[p]
+                nanx = nanx | (v != v)
+                nany = nany | (w != w)
+                x0 = v if v < x0 else x0
+                x1 = v if v > x1 else x1
+                y0 = w if w < y0 else y0
+                y1 = w if w > y1 else y1
+            if nanx:
+                x0 = NAN
+            if nany:
+                y0 = NAN
+            extent = x1 - x0 if x1 - x0 > y1 - y0 else y1 - y0
+            if nanx or nany:
+                extent = NAN
+            fit[i, 0] = x0
+            fit[i, 1] = y0
+            fit[i, 2] = 255.0 / extent if extent > 0.0 else 1.0
     return status, detail

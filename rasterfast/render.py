@@ -307,23 +307,14 @@ def _shape_store(thickness):
 
 def _bbox_fit(batch):
     """Per drawing (x0, y0, k): ``(x - x0) * k`` fits the drawing into 0-255, keeping its aspect."""
-    n = len(batch)
-    first = batch.stroke_offsets[batch.drawing_offsets[:-1]]
-    last = batch.stroke_offsets[batch.drawing_offsets[1:]]
-    fit = np.zeros((n, 3), np.float64)
-    fit[:, 2] = 1.0
-    full = np.flatnonzero(last > first)
-    if full.size:
-        starts = first[full]
-        x = batch.x.astype(np.float64)
-        y = batch.y.astype(np.float64)
-        # reduceat over the non-empty drawings only: their starts strictly increase
-        x0, x1 = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
-        y0, y1 = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
-        extent = np.maximum(x1 - x0, y1 - y0)
-        fit[full, 0] = x0
-        fit[full, 1] = y0
-        fit[full, 2] = np.where(extent > 0, 255.0 / np.where(extent > 0, extent, 1.0), 1.0)
+    dt = np.int16 if batch.x.dtype == np.int16 else np.float32
+    fit = np.empty((len(batch), 3), np.float64)
+    status, detail = _kernel._bbox_fit(
+        np.ascontiguousarray(batch.x, dt), np.ascontiguousarray(batch.y, dt),
+        np.ascontiguousarray(batch.stroke_offsets, np.int64),
+        np.ascontiguousarray(batch.drawing_offsets, np.int64), fit)
+    if status:
+        raise _STATUS[status](detail)
     return fit
 
 

@@ -390,6 +390,31 @@ def test_scale_geometry_fits_raw_drawings():
                                                                         line_width=width))[0])
 
 
+
+def test_scale_fit_matches_numpy_box(data_dir):
+    # the kernel's per-drawing box and scale, against numpy on real raw drawings
+    # and on the corner cases: one point, a zero extent, a drawing with no points, NaN
+    from rasterfast.readers import read_drawings
+    from rasterfast.render import _bbox_fit
+    raw = StrokeBatch.concat(read_drawings(sorted((data_dir / "ndjson" / "raw").glob("*"))[0]))
+    odd = StrokeBatch.from_lists([
+        [[[5.0], [6.0], [0]]],
+        [[[3.0, 3.0], [1.0, 1.0], [0, 1]]],
+        [[[1.0, float("nan")], [2.0, 4.0], [0, 1]]],
+        [[[-7.5, 2.0], [1e6, -1e6], [0, 1]]],
+    ], "raw")
+    for batch in (raw, odd):
+        fit = _bbox_fit(batch)
+        for i in range(len(batch)):
+            pts = np.concatenate([s[:2].astype(np.float64) for s in batch.drawing(i)], axis=1)
+            x0, y0 = pts[0].min(), pts[1].min()
+            extent = max(pts[0].max() - x0, pts[1].max() - y0)
+            k = 255.0 / extent if extent > 0 else 1.0
+            np.testing.assert_array_equal(fit[i], [x0, y0, k])
+    empty = StrokeBatch.from_columns("raw", np.zeros(1, np.float32), np.zeros(1, np.float32),
+                                     np.zeros(1, np.int32), [0, 1], [0, 0, 1])
+    np.testing.assert_array_equal(_bbox_fit(empty), [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+
 # -- gray vs cv2.polylines --------------------------------------------------------------------
 
 @pytest.mark.parametrize("width, size, iou_mean, iou_min, prec_min", [

@@ -18,3 +18,10 @@ def _render_direct(
     cov: npt.NDArray[np.uint8],
     base: npt.NDArray[np.uint8],
 ) -> tuple[int, int]: ...
+def _bbox_fit(
+    xs: npt.NDArray[np.int16] | npt.NDArray[np.float32],
+    ys: npt.NDArray[np.int16] | npt.NDArray[np.float32],
+    stroke_offsets: npt.NDArray[np.int64],
+    drawing_offsets: npt.NDArray[np.int64],
+    fit: npt.NDArray[np.float64],
+) -> tuple[int, int]: ...
