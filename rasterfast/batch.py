@@ -252,21 +252,36 @@ class StrokeBatch:
     # -- reshaping ---------------------------------------------------------------------
     def take(self, indices) -> StrokeBatch:
         """A new batch of the drawings at ``indices``, in that order (rejects are not carried)."""
+        from ._ext import _batch as _kernel
+
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"indices out of range for a batch of {n}")
-        idx = idx % max(n, 1)
-        do, so = self.drawing_offsets, self.stroke_offsets
-        s_start, s_len = do[idx], do[idx + 1] - do[idx]
-        strokes = _ranges(s_start, s_len)
-        p_start, p_len = so[strokes], so[strokes + 1] - so[strokes]
-        points = _ranges(p_start, p_len)
-        new_so = np.concatenate([[0], np.cumsum(p_len)]).astype(np.int64)
-        new_do = np.concatenate([[0], np.cumsum(s_len)]).astype(np.int64)
+        idx = np.ascontiguousarray(idx % max(n, 1))
+        do = np.ascontiguousarray(self.drawing_offsets, np.int64)
+        so = np.ascontiguousarray(self.stroke_offsets, np.int64)
+        s_start, s_stop = do[idx], do[idx + 1]
+        new_do = np.zeros(len(idx) + 1, np.int64)
+        np.cumsum(s_stop - s_start, out=new_do[1:])
+        n_points = int((so[s_stop] - so[s_start]).sum())
+        dt = COORD_DTYPES[self.kind]
+        x = np.ascontiguousarray(self.x, dt)
+        y = np.ascontiguousarray(self.y, dt)
+        timed = len(self.t) == len(self.x) and len(self.t) > 0
+        t = np.ascontiguousarray(self.t if timed else np.zeros(0), np.int32)
+        out_x, out_y = np.empty(n_points, dt), np.empty(n_points, dt)
+        out_t = np.empty(n_points if timed else 0, np.int32)
+        new_so = np.empty(int(new_do[-1]) + 1, np.int64)
+        # one memcpy per drawing and column: numpy's fancy indexing built and
+        # followed an index per point, a random read each
+        status, detail = _kernel._take(x, y, t, so, do, idx, out_x, out_y, out_t, new_so, new_do)
+        if status:
+            raise ValueError(f"cannot take drawings: broken offsets at drawing {detail} "
+                             "(see StrokeBatch.validate())")
         return StrokeBatch(
-            kind=self.kind, x=self.x[points], y=self.y[points],
-            t=self.t[points] if len(self.t) else self.t.copy(),
+            kind=self.kind, x=out_x, y=out_y,
+            t=out_t if timed else self.t.copy(),
             stroke_offsets=new_so, drawing_offsets=new_do,
             sources=self.sources, rejects=[],
             **{name: getattr(self, name)[idx] for name in _PER_DRAWING},

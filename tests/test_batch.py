@@ -44,6 +44,40 @@ def test_take_matches_reference():
     assert len(b.take([])) == 0
 
 
+
+def test_take_raw_with_times_repeats_negatives_and_empty_drawings():
+    # the memcpy kernel against per-drawing lists: times carried, an index taken
+    # twice, negative indices, drawings of no strokes kept in place
+    rng = np.random.default_rng(5)
+    drawings = [[[rng.uniform(-9, 900, k).tolist(), rng.uniform(-9, 900, k).tolist(),
+                  list(range(k))] for k in rng.integers(1, 30, int(rng.integers(1, 5)))]
+                for _ in range(40)]
+    drawings[7] = drawings[20] = []
+    b = StrokeBatch.from_lists(drawings, "raw", key_id=np.arange(40))
+    idx = np.concatenate([rng.integers(-40, 40, 60), [7, 7, 20, -1]])
+    t = b.take(idx)
+    t.validate()
+    assert t.has_time and t.t.dtype == np.int32
+    for k, i in enumerate(idx):
+        got, want = t.drawing(k), b.drawing(int(i))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+    assert t.key_id.tolist() == (idx % 40).tolist()
+
+
+def test_take_refuses_broken_offsets():
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified")
+    b.stroke_offsets = b.stroke_offsets.copy()
+    b.stroke_offsets[-1] = 99          # past the points: nothing may be read from there
+    with pytest.raises(ValueError, match="broken offsets at drawing 2"):
+        b.take([2])
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified")
+    b.drawing_offsets = b.drawing_offsets.copy()
+    b.drawing_offsets[2] = 50          # past the strokes
+    with pytest.raises((ValueError, IndexError)):
+        b.take([1])
+
 @pytest.mark.parametrize("kind", ["simplified", "raw"])
 def test_slice_equals_take_of_the_range_and_shares_points(kind):
     drawings = DRAWINGS * 4 if kind == "simplified" else [
