@@ -1,8 +1,10 @@
 # cython: language_level=3
 """Private kernel: drawing text (the ``drawing`` field of Quick, Draw! files) to flat columns.
 
-One call parses many drawings held end to end in one byte buffer, without the
-GIL and without a Python object per drawing. The grammar is the JSON subset
+One call parses many drawings, without the GIL and without a Python object per
+drawing: texts held end to end in one byte buffer (``_parse``: the readers,
+Arrow arrays) or a tuple of ASCII str / bytes read in place (``_parse_items``),
+both through the one loop ``_parse_loop``. The grammar is the JSON subset
 that the files use, and nothing else::
 
     drawing := ws '[' ws stroke (ws ',' ws stroke)* ws ']' ws
@@ -25,7 +27,7 @@ W. D. Clinger, "How to read floating point numbers accurately", PLDI 1990:
 the exact fast path (mantissa <= 2**53, power of ten <= 1e22).
 """
 
-from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t, uint8_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t, uint8_t, uintptr_t
 from libc.stdlib cimport strtod, malloc, free
 from libc.string cimport memcpy
 from libc.math cimport fabs, nextafterf, isinf, HUGE_VALF
@@ -629,6 +631,165 @@ cdef int _parse_drawing(Cursor* c, bint raw, int64_t max_points, int64_t max_str
     return OK
 
 
+# -- the drawing loop, shared by every input form ---------------------------------------------
+
+cdef extern from "Python.h":
+    # CPython's own accessors (macros): the text of a compact ASCII str is its
+    # bytes, one per character, right after the object header; a bytes object's
+    # text is its buffer. Only called on objects checked to be of that kind.
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    const void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    const char* PyBytes_AS_STRING(object o)
+    Py_ssize_t PyBytes_GET_SIZE(object o)
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_ANY_CONTIGUOUS
+from cpython.unicode cimport PyUnicode_Check
+from cpython.bytes cimport PyBytes_Check
+
+# Where an empty text "begins" when there is no byte to point at (an empty
+# data buffer): never read, since such a text's end is its start.
+cdef uint8_t[1] _NO_TEXT
+
+
+cdef struct Points:
+    # The point columns, written only by _parse_drawing behind its capacity checks.
+    int16_t* xs
+    int16_t* ys
+    float* xf
+    float* yf
+    int32_t* ts
+    int64_t point_cap
+    int64_t stroke_cap
+
+
+cdef struct Counts:
+    int64_t npts
+    int64_t nstr
+    int64_t nkept
+    int64_t nerr
+
+
+cdef void* _address(object arr) except NULL:
+    """The first byte of a fresh, contiguous, writeable array.
+
+    The buffer is released at once: the arrays are shrunk in place with
+    ``ndarray.resize`` after parsing, which must not happen while anything holds
+    an export of their memory. The arrays themselves stay alive in the caller."""
+    cdef Py_buffer view
+    cdef void* p
+    PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_ANY_CONTIGUOUS)
+    p = view.buf
+    PyBuffer_Release(&view)
+    return p
+
+
+cdef Counts _parse_loop(const uint64_t[::1] begins, const int64_t[::1] lens,
+                        const uint8_t[::1] valid, bint raw, int64_t max_points,
+                        int64_t max_strokes, bint stop_on_error, Points pts,
+                        int64_t[::1] so, int64_t[::1] do, int64_t[::1] kept,
+                        int64_t[:, ::1] err) noexcept:
+    """Parse text i = ``lens[i]`` bytes at address ``begins[i]`` for every i with
+    ``valid[i]``, GIL released: the one loop behind every input form.
+
+    The callers guarantee that every text stays alive and unchanged during the
+    call, and the shapes: ``lens``, ``valid``, ``kept`` and ``err`` have
+    ``n = len(begins)`` rows, ``do`` n + 1, ``so`` ``pts.stroke_cap``. Each
+    iteration adds at most one row to ``kept`` or to ``err``, so ``nkept`` and
+    ``nerr`` stay <= i + 1 <= n and every index below is within its bound (the
+    bounds-checked build checks them all, being memoryviews)."""
+    cdef Py_ssize_t n = begins.shape[0], i
+    cdef int64_t p_mark, s_mark
+    cdef int status
+    cdef Cursor c
+    cdef Counts k
+    k.npts = k.nstr = k.nkept = k.nerr = 0
+    so[0] = 0
+    do[0] = 0
+    with nogil:
+        for i in range(n):
+            c.start = <const uint8_t*><uintptr_t>begins[i]
+            c.p = c.start
+            c.end = c.start + lens[i]
+            c.detail1 = c.detail2 = c.detail3 = 0
+            if not valid[i]:
+                status = E_NULL
+            else:
+                p_mark = k.npts
+                s_mark = k.nstr
+                status = _parse_drawing(&c, raw, max_points, max_strokes, pts.xs, pts.ys,
+                                        pts.xf, pts.yf, pts.ts, &k.npts, pts.point_cap,
+                                        &so[0], &k.nstr, pts.stroke_cap)
+                if status:
+                    k.npts = p_mark
+                    k.nstr = s_mark
+            if status == OK:
+                kept[k.nkept] = i
+                k.nkept += 1
+                do[k.nkept] = k.nstr
+            else:
+                err[k.nerr, 0] = i
+                err[k.nerr, 1] = c.p - c.start
+                err[k.nerr, 2] = status
+                err[k.nerr, 3] = c.detail1
+                err[k.nerr, 4] = c.detail2
+                err[k.nerr, 5] = c.detail3
+                k.nerr += 1
+                if stop_on_error:
+                    break
+    return k
+
+
+cdef tuple _parse_texts(begins_arr, lens_arr, valid_arr, int64_t total, int64_t longest,
+                        bint raw, int64_t max_points, int64_t max_strokes, bint stop_on_error):
+    """Allocate the outputs, run :func:`_parse_loop`, and shrink the outputs to size.
+
+    ``total`` is the byte count of the valid texts, ``longest`` the longest one."""
+    cdef Py_ssize_t n = len(begins_arr)
+    # Capacities from the grammar. Points kept: a stroke of k points takes at
+    # least 4k + 5 bytes ("[[0],[0]]" for k = 1), so <= total / 4. While a bad
+    # drawing is being read, before it is rolled back, its x list may hold up
+    # to half its bytes ("1,1,1,...") and no more than max_points. Strokes
+    # take at least 9 bytes each, kept or not yet rolled back: <= total / 9.
+    cdef Points pts
+    pts.point_cap = total // 4 + min(longest // 2, max_points) + 16
+    pts.stroke_cap = total // 9 + 16
+    coord = np.float32 if raw else np.int16
+    x_arr = np.empty(pts.point_cap, coord)
+    y_arr = np.empty(pts.point_cap, coord)
+    t_arr = np.empty(pts.point_cap if raw else 0, np.int32)
+    so_arr = np.empty(pts.stroke_cap, np.int64)
+    do_arr = np.empty(n + 1, np.int64)
+    kept_arr = np.empty(n, np.int64)
+    err_arr = np.empty((n, 6), np.int64)
+    pts.xs = pts.ys = NULL
+    pts.xf = pts.yf = NULL
+    pts.ts = NULL
+    if raw:
+        pts.xf = <float*>_address(x_arr)
+        pts.yf = <float*>_address(y_arr)
+        pts.ts = <int32_t*>_address(t_arr)
+    else:
+        pts.xs = <int16_t*>_address(x_arr)
+        pts.ys = <int16_t*>_address(y_arr)
+    # The memoryviews of the call live only as long as the call.
+    cdef Counts k = _parse_loop(begins_arr, lens_arr, valid_arr, raw, max_points, max_strokes,
+                                stop_on_error, pts, so_arr, do_arr, kept_arr, err_arr)
+    # Shrink in place rather than copy the used part out: realloc, which for
+    # big blocks remaps pages (no copy, no fresh page faults) and frees the
+    # rest. Safe without refcheck: nothing else has seen these arrays, and no
+    # buffer export of them is left.
+    x_arr.resize(k.npts, refcheck=False)
+    y_arr.resize(k.npts, refcheck=False)
+    if raw:
+        t_arr.resize(k.npts, refcheck=False)
+    so_arr.resize(k.nstr + 1, refcheck=False)
+    do_arr.resize(k.nkept + 1, refcheck=False)
+    kept_arr.resize(k.nkept, refcheck=False)
+    err_arr.resize((k.nerr, 6), refcheck=False)
+    return x_arr, y_arr, t_arr, so_arr, do_arr, kept_arr, err_arr
+
+
 def _parse(const uint8_t[::1] data, const int64_t[::1] starts, const int64_t[::1] ends,
            const uint8_t[::1] valid, bint raw, int64_t max_points, int64_t max_strokes,
            bint stop_on_error):
@@ -638,88 +799,64 @@ def _parse(const uint8_t[::1] data, const int64_t[::1] starts, const int64_t[::1
     ``kept`` holds the input index of each parsed drawing and ``errors`` is an
     int64 array ``[n_errors, 6]``: input index, byte offset within the text,
     status code, detail1, detail2, detail3. With ``stop_on_error`` parsing ends
-    at the first error.
+    at the first error. Every array owns its memory.
     """
     cdef Py_ssize_t n = starts.shape[0]
     if ends.shape[0] != n or valid.shape[0] != n:
         raise ValueError("starts, ends and valid must have the same length")
     cdef Py_ssize_t nbytes = data.shape[0]
     cdef Py_ssize_t i
+    cdef uintptr_t base = <uintptr_t>&data[0] if nbytes else <uintptr_t>&_NO_TEXT[0]
+    begins_arr = np.empty(n, np.uint64)
+    lens_arr = np.empty(n, np.int64)
+    cdef uint64_t[::1] begins = begins_arr
+    cdef int64_t[::1] lens = lens_arr
+    cdef int64_t total = 0, longest = 0
     for i in range(n):
+        # Checked for every text, valid or not, so that every address below
+        # lies within data (the loop reads lens[i] bytes from begins[i]).
         if not 0 <= starts[i] <= ends[i] <= nbytes:
             raise ValueError(f"text {i} spans bytes {starts[i]}:{ends[i]}, outside the data "
                              f"({nbytes} bytes) or reversed")
-    # Upper bounds from the grammar: a stroke of k points takes at least 4k + 5
-    # bytes ("[[0],[0]]" for k = 1), so points <= bytes / 4, strokes <= bytes / 9.
-    cdef int64_t point_cap = nbytes // 4 + 16, stroke_cap = nbytes // 9 + 16
-    coord = np.float32 if raw else np.int16
-    x_arr = np.empty(point_cap, coord)
-    y_arr = np.empty(point_cap, coord)
-    t_arr = np.empty(point_cap if raw else 0, np.int32)
-    so_arr = np.empty(stroke_cap, np.int64)
-    do_arr = np.empty(n + 1, np.int64)
-    kept_arr = np.empty(n, np.int64)
-    err_arr = np.empty((n, 6), np.int64)
-    cdef int16_t[::1] xs_v, ys_v
-    cdef float[::1] xf_v, yf_v
-    cdef int16_t* xs = NULL
-    cdef int16_t* ys = NULL
-    cdef float* xf = NULL
-    cdef float* yf = NULL
-    cdef int32_t* ts = NULL
-    cdef int32_t[::1] t_v
-    if raw:
-        xf_v = x_arr
-        yf_v = y_arr
-        t_v = t_arr
-        xf = &xf_v[0]
-        yf = &yf_v[0]
-        ts = &t_v[0]
-    else:
-        xs_v = x_arr
-        ys_v = y_arr
-        xs = &xs_v[0]
-        ys = &ys_v[0]
-    cdef int64_t[::1] so = so_arr, do = do_arr, kept = kept_arr
-    cdef int64_t[:, ::1] err = err_arr
-    cdef int64_t npts = 0, nstr = 0, nkept = 0, nerr = 0, p_mark, s_mark
-    cdef int status
-    cdef Cursor c
-    so[0] = 0
-    do[0] = 0
-    with nogil:
-        for i in range(n):
-            if not valid[i]:
-                status = E_NULL
-                c.start = &data[0] if nbytes else NULL
-                c.p = c.start
-                c.detail1 = c.detail2 = c.detail3 = 0
-            else:
-                c.start = &data[0] + starts[i] if nbytes else NULL
-                c.p = c.start
-                c.end = &data[0] + ends[i] if nbytes else NULL
-                c.detail1 = c.detail2 = c.detail3 = 0
-                p_mark = npts
-                s_mark = nstr
-                status = _parse_drawing(&c, raw, max_points, max_strokes, xs, ys, xf, yf, ts,
-                                        &npts, point_cap, &so[0], &nstr, stroke_cap)
-                if status:
-                    npts = p_mark
-                    nstr = s_mark
-            if status == OK:
-                kept[nkept] = i
-                nkept += 1
-                do[nkept] = nstr
-            else:
-                err[nerr, 0] = i
-                err[nerr, 1] = c.p - c.start
-                err[nerr, 2] = status
-                err[nerr, 3] = c.detail1
-                err[nerr, 4] = c.detail2
-                err[nerr, 5] = c.detail3
-                nerr += 1
-                if stop_on_error:
-                    break
-    return (x_arr[:npts].copy(), y_arr[:npts].copy(), t_arr[:npts].copy(),
-            so_arr[:nstr + 1].copy(), do_arr[:nkept + 1].copy(), kept_arr[:nkept].copy(),
-            err_arr[:nerr].copy())
+        begins[i] = base + <uintptr_t>starts[i]
+        lens[i] = ends[i] - starts[i]
+        if valid[i]:
+            total += lens[i]
+            longest = max(longest, lens[i])
+    return _parse_texts(begins_arr, lens_arr, valid, total, longest, raw, max_points,
+                        max_strokes, stop_on_error)
+
+
+def _parse_items(tuple items, bint raw, int64_t max_points, int64_t max_strokes,
+                 bint stop_on_error):
+    """:func:`_parse` of a tuple of texts, each read in place from its own object.
+
+    Every item must be a compact ASCII ``str`` (its characters are its bytes)
+    or a ``bytes``; otherwise returns None, having parsed nothing, and the
+    caller packs the texts the general way. The tuple holds a reference to
+    every item for the whole call, and str and bytes are immutable, so the
+    addresses stay valid while the GIL is released. Record indices and byte
+    offsets are the same as for the texts packed end to end.
+    """
+    cdef Py_ssize_t n = len(items), i
+    begins_arr = np.empty(n, np.uint64)
+    lens_arr = np.empty(n, np.int64)
+    cdef uint64_t[::1] begins = begins_arr
+    cdef int64_t[::1] lens = lens_arr
+    cdef int64_t total = 0, longest = 0, size
+    cdef object item
+    for i in range(n):  # i < n = len(items): in bounds, and a tuple does not change
+        item = items[i]
+        if PyUnicode_Check(item) and PyUnicode_IS_COMPACT_ASCII(item):
+            begins[i] = <uintptr_t>PyUnicode_DATA(item)
+            size = PyUnicode_GET_LENGTH(item)
+        elif PyBytes_Check(item):
+            begins[i] = <uintptr_t>PyBytes_AS_STRING(item)
+            size = PyBytes_GET_SIZE(item)
+        else:
+            return None
+        lens[i] = size
+        total += size
+        longest = max(longest, size)
+    return _parse_texts(begins_arr, lens_arr, np.ones(n, np.uint8), total, longest, raw,
+                        max_points, max_strokes, stop_on_error)

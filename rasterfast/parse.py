@@ -2,8 +2,9 @@
 
 The work happens in the Cython kernel ``rasterfast._ext._parse`` (GIL
 released, no Python object per drawing); this module validates arguments,
-packs the texts into one buffer, and turns the kernel's status codes into
-messages, in one place (``_REASONS``).
+hands the kernel the texts (a list of ASCII str or bytes as it is, to be read
+in place; anything else packed into one buffer), and turns the kernel's status
+codes into messages, in one place (``_REASONS``).
 """
 
 from __future__ import annotations
@@ -189,29 +190,64 @@ def parse_buffer(data, offsets, valid, kind, on_error, *, ends=None, source="<in
     and the rejects (empty unless ``on_error`` skips). Raises
     :class:`StrokeParseError` at the first bad drawing when ``on_error="raise"``.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    for name, v in (("max_points", max_points), ("max_strokes", max_strokes)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    raise_first = on_error == "raise"
+    _check_args(kind, max_points, max_strokes)
     offsets = np.asarray(offsets, np.int64)
     if ends is None:
         starts, ends = offsets[:-1], offsets[1:]
     else:
         starts, ends = offsets, np.asarray(ends, np.int64)
-    x, y, t, so, do, kept, errors = _kernel._parse(
-        data, starts, ends, valid, kind == "raw", int(max_points), int(max_strokes), raise_first)
+    result = _kernel._parse(data, starts, ends, valid, kind == "raw", int(max_points),
+                            int(max_strokes), on_error == "raise")
+    return _columns(result, kind, on_error, source, records,
+                    lambda idx: int(ends[idx] - starts[idx]))
+
+
+def _check_args(kind, max_points, max_strokes) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    for name, v in (("max_points", max_points), ("max_strokes", max_strokes)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _columns(result, kind, on_error, source, records, text_len):
+    """The kernel's result as ``(columns, kept, rejects)`` (see :func:`parse_buffer`);
+    ``text_len(i)`` is the byte length of text i."""
+    x, y, t, so, do, kept, errors = result
     rejects = []
     for idx, off, code, d1, d2, d3 in errors.tolist():
         record = int(records[idx]) if records is not None else idx
-        reason = _reason(code, d1, d2, d3, kind, int(ends[idx] - starts[idx]))
-        if raise_first:
+        reason = _reason(code, d1, d2, d3, kind, text_len(idx))
+        if on_error == "raise":
             raise StrokeParseError(reason, source, record, off if code != 21 else -1)
         rejects.append(Reject(source, record, off if code != 21 else -1, reason))
     columns = {"kind": kind, "x": x, "y": y, "t": t if kind == "raw" else None,
                "stroke_offsets": so, "drawing_offsets": do}
     return columns, kept, rejects
+
+
+def _parse_in_place(texts, kind, on_error, source, max_points, max_strokes):
+    """:func:`parse_buffer` of a list or tuple whose items are all ASCII str or bytes,
+    read by the kernel from each item's own memory (no joined copy); None when
+    ``texts`` is anything else, having checked or parsed nothing.
+
+    An argument error also gives None, so that the general path reports errors
+    in its own order (a bad item before a bad ``kind``).
+    """
+    if not isinstance(texts, (list, tuple)):
+        return None
+    try:
+        _check_args(kind, max_points, max_strokes)
+    except ValueError:
+        return None
+    # A tuple of the items (the same object for a tuple) holds a reference to
+    # each while the kernel reads them without the GIL, whatever happens to the list.
+    items = tuple(texts)
+    result = _kernel._parse_items(items, kind == "raw", int(max_points), int(max_strokes),
+                                  on_error == "raise")
+    if result is None:  # some item is not an ASCII str or bytes
+        return None
+    return _columns(result, kind, on_error, source, None, lambda idx: len(items[idx]))
 
 
 def warn_rejects(rejects: Sequence[Reject], on_error: str, what: str = "drawings") -> None:
@@ -274,8 +310,15 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
     rasterfast.errors.StrokeParseError: <input>, record 0, byte 9: x coordinate outside 0-255 (simplified drawing)
     """
     check_on_error(on_error)
-    data, offsets, valid = _pack(texts)
-    columns, kept, rejects = parse_buffer(data, offsets, valid, kind, on_error, source=source,
-                                          max_points=max_points, max_strokes=max_strokes)
+    if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":
+        texts = texts.tolist()
+    parsed = _parse_in_place(texts, kind, on_error, source, max_points, max_strokes)
+    if parsed is not None:
+        columns, kept, rejects = parsed
+    else:
+        data, offsets, valid = _pack(texts)
+        columns, kept, rejects = parse_buffer(data, offsets, valid, kind, on_error,
+                                              source=source, max_points=max_points,
+                                              max_strokes=max_strokes)
     warn_rejects(rejects, on_error)
     return StrokeBatch.from_columns(**columns, sources=(source,), rejects=rejects, record=kept)

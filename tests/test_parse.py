@@ -360,3 +360,193 @@ def test_fuzz_never_crashes(blob):
             continue
         ref = json.loads(blob)
         assert len(b) == 1 and len(b.drawing(0)) == len(ref)
+
+
+# -- lists of str / bytes read in place (kernel._parse_items) vs the packed buffer ------------
+
+from rasterfast import StrokeBatch  # noqa: E402
+from rasterfast._ext import _parse as _kernel  # noqa: E402
+from rasterfast.parse import _pack, parse_buffer  # noqa: E402
+
+_COLUMNS = ("x", "y", "t", "stroke_offsets", "drawing_offsets", "record", "key_id", "label",
+            "source_id")
+
+
+def _packed(texts, kind="simplified", on_error="raise", source="<input>", **limits):
+    """parse_drawings as it was before the in-place path: every text packed into one
+    buffer (``_pack``), then the buffer kernel."""
+    data, offsets, valid = _pack(texts)
+    columns, kept, rejects = parse_buffer(data, offsets, valid, kind, on_error, source=source,
+                                          **limits)
+    return StrokeBatch.from_columns(**columns, sources=(source,), rejects=rejects, record=kept)
+
+
+def _outcome(fn, *args, **kwargs):
+    """A batch, or the exception's type, message and fields."""
+    try:
+        return fn(*args, **kwargs)
+    except (StrokeParseError, TypeError, ValueError) as err:
+        return (type(err), str(err), getattr(err, "record", None), getattr(err, "offset", None))
+
+
+def assert_same_outcome(got, ref):
+    if isinstance(ref, tuple) or isinstance(got, tuple):
+        assert got == ref
+        return
+    assert got.kind == ref.kind and len(got) == len(ref)
+    for name in _COLUMNS:
+        a, b = getattr(got, name), getattr(ref, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert got.rejects == ref.rejects
+    assert got.sources == ref.sources
+
+
+def _reads_in_place(texts, kind="simplified"):
+    return _kernel._parse_items(tuple(texts), kind == "raw", 10**6, 65535, False) is not None
+
+
+@pytest.mark.parametrize("kind", ["simplified", "raw"])
+def test_in_place_equals_buffer_real(kind, simplified_texts, raw_texts):
+    texts = simplified_texts if kind == "simplified" else raw_texts
+    assert _reads_in_place(texts[:10], kind)
+    got = parse_drawings(texts, kind)
+    assert_same_outcome(got, _packed(texts, kind))
+    assert_same_outcome(got, parse_drawings(pa.array(texts), kind))
+    assert_same_outcome(parse_drawings([t.encode() for t in texts], kind), got)
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_in_place_equals_buffer_malformed(on_error):
+    for kind in ("simplified", "raw"):
+        good = "[[[0], [0], [0]]]" if kind == "raw" else "[[[0], [0]]]"
+        cases = [t for t, k, _, _ in MALFORMED if k == kind]
+        # each case alone, after a good one, and all of them in one list
+        for texts in [[t] for t in cases] + [[good, t] for t in cases] + [[good, *cases, good]]:
+            ref = _outcome(_packed, texts, kind, on_error, source="my.csv")
+            got = _outcome(parse_drawings, texts, kind, on_error, source="my.csv")
+            assert_same_outcome(got, ref)
+            got = _outcome(parse_drawings, [t.encode("utf-8") for t in texts], kind, on_error,
+                           source="my.csv")
+            assert_same_outcome(got, ref)
+
+
+def test_in_place_equals_buffer_limits_and_lone_lists():
+    long = "[[[" + ",".join(["1"] * 100) + "],[" + ",".join(["1"] * 100) + "]]]"
+    many = "[" + ",".join(["[[1],[1]]"] * 20) + "]"
+    lone = "[[[" + "1," * 1000 + "1]]]"  # an x list of half the text, then no y
+    for texts, kw in (([long, many], {"max_points": 50}), ([many, long], {"max_strokes": 10}),
+                      ([lone, long, lone + " "], {}), (["[[[1,2],[3,4]]]"] * 3 + [lone], {})):
+        assert_same_outcome(_outcome(parse_drawings, texts, on_error="skip", **kw),
+                            _outcome(_packed, texts, on_error="skip", **kw))
+
+
+def test_lone_long_list_is_a_grammar_error_not_capacity():
+    # An x list longer than a quarter of the text (no y list after it) used to
+    # overflow the points capacity: "internal error: output buffer too small".
+    lone = "[[[" + "1," * 1000 + "1]]]"
+    for texts in ([lone], [lone.encode()], pa.array([lone])):
+        with pytest.raises(StrokeParseError, match="has 1 coordinate list"):
+            parse_drawings(texts)
+    with pytest.raises(StrokeParseError, match="y list of a stroke has 1 values, but x has 1001"):
+        parse_drawings(["[[[" + "1," * 1000 + "1], [1]]]"])
+
+
+class _Str(str):
+    pass
+
+
+MIXED = {
+    "ascii and non-ascii str": ["[[[1, 2], [3, 4]]]", "[[[1], [2]]] \u00e9", "[[[5], [6]]]"],
+    "non-ascii str only": ["[[[1], [2]]]\u2028"],
+    "str and None": ["[[[1, 2], [3, 4]]]", None, "[[[5], [6]]]"],
+    "None first": [None, "[[[5], [6]]]"],
+    "bytes": [b"[[[1, 2], [3, 4]]]", b"[[[5], [6]]]", b"[[[\xff], [2]]]"],
+    "bytes and None": [b"[[[5], [6]]]", None],
+    "str and bytes": ["[[[1, 2], [3, 4]]]", b"[[[5], [6]]]"],
+    "bytes and bytearray": [b"[[[1, 2], [3, 4]]]", bytearray(b"[[[5], [6]]]")],
+    "memoryview": [memoryview(b"[[[5], [6]]]")],
+    "str subclass": [_Str("[[[5], [6]]]"), "[[[1], [2]]]"],
+    "str and int": ["[[[1], [2]]]", 5],
+    "int first": [5, "[[[1], [2]]]"],
+    "empty texts": ["", "", "[[[1], [2]]]"],
+    "empty list": [],
+    "surrogate": ["[[[1], [2]]]\udc80"],
+}
+
+
+@pytest.mark.parametrize("name", list(MIXED))
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_mixed_lists_behave_as_before(name, on_error):
+    texts = MIXED[name]
+    for form in (texts, tuple(texts)):
+        ref = _outcome(_packed, form, on_error=on_error)
+        assert_same_outcome(_outcome(parse_drawings, form, on_error=on_error), ref)
+    # the two items of the in-place kind read in place; the others go the general way
+    in_place = all((type(t) is str and t.isascii()) or type(t) is bytes for t in texts)
+    assert _reads_in_place(texts) == in_place
+
+
+def test_numpy_string_arrays_behave_as_before():
+    for arr in (np.array(["[[[1, 2], [3, 4]]]", "[[[5], [6]]]"]),
+                np.array([b"[[[1, 2], [3, 4]]]", b"[[[5], [6]]]"]),
+                np.array(["[[[1], [2]]]", "[[[1], [2]]]\u00e9"])):
+        assert_same_outcome(_outcome(parse_drawings, arr, on_error="skip"),
+                            _outcome(_packed, arr, on_error="skip"))
+
+
+def test_argument_errors_keep_their_order():
+    # a bad item is reported before a bad kind, as before the in-place path
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        parse_drawings(["[[[1],[2]]]", 5], kind="vector")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        parse_drawings(["[[[1],[2]]]"], kind="vector")
+    with pytest.raises(ValueError, match="max_points must be a positive integer"):
+        parse_drawings(["[[[1],[2]]]"], max_points=0)
+    with pytest.raises(ValueError, match="max_strokes must be a positive integer"):
+        parse_drawings([b"[[[1],[2]]]"], max_strokes=-1)
+
+
+@pytest.mark.parametrize("kind", ["simplified", "raw"])
+def test_kernel_outputs_own_their_memory(kind):
+    good = "[[[0, 1], [0, 1], [0, 1]]]" if kind == "raw" else "[[[0, 1], [0, 1]]]"
+    raw = kind == "raw"
+    dtypes = ([np.float32] * 2 if raw else [np.int16] * 2) + [np.int32] + [np.int64] * 4
+    for texts, npts, nstrokes, nkept, nerr in (([good] * 3, 6, 3, 3, 0), ([], 0, 0, 0, 0),
+                                              (["x", good], 2, 1, 1, 1), (["x"], 0, 0, 0, 1)):
+        data, offsets, valid = _pack(texts) if texts else (np.zeros(0, np.uint8),
+                                                           np.zeros(1, np.int64),
+                                                           np.zeros(0, np.uint8))
+        results = [_kernel._parse(data, offsets[:-1], offsets[1:], valid, raw, 10**6, 65535,
+                                  False)]
+        results.append(_kernel._parse_items(tuple(texts), raw, 10**6, 65535, False))
+        for result in results:
+            lengths = [npts, npts, npts if raw else 0, nstrokes + 1, nkept + 1, nkept, nerr]
+            for arr, dtype, n in zip(result, dtypes, lengths):
+                assert arr.dtype == dtype and len(arr) == n
+                assert arr.base is None and arr.flags.owndata
+                assert arr.flags.writeable and arr.flags.c_contiguous
+                assert arr.nbytes == arr.size * arr.itemsize
+            assert result[-1].shape == (nerr, 6)
+            result[0][...] = 7  # writeable, and its own: the next parse is unaffected
+
+
+def test_in_place_list_mutated_by_another_thread(simplified_texts):
+    # The kernel reads a snapshot (a tuple holding every item) without the GIL:
+    # a thread replacing the list's items meanwhile cannot free a text under it.
+    texts = list(simplified_texts[:3000])
+    ref = parse_drawings(list(texts))
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            for i in range(0, len(texts), 7):
+                texts[i] = "".join(texts[i])  # a fresh, equal string; the old one freed
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(20):
+            assert_same_outcome(parse_drawings(texts), ref)
+    finally:
+        stop.set()
+        worker.join()

@@ -16,3 +16,14 @@ def _parse(
     np.ndarray, np.ndarray, np.ndarray,
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
 ]: ...
+
+def _parse_items(
+    items: tuple[str | bytes, ...],
+    raw: bool,
+    max_points: int,
+    max_strokes: int,
+    stop_on_error: bool,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray,
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+] | None: ...
