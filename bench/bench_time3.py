@@ -8,7 +8,10 @@ the same run; each figure is the best of ``--repeat`` runs, interleaved,
 because this machine is shared and noisy.
 
 - rasterfast: ``parse_drawings(texts, kind="raw")``, then
-  ``render(batch, Recipe.preset("time3", size=128))`` (encoders + rasteriser).
+  ``render(batch, Recipe.preset("time3", size=128), out=out)`` (encoders + rasteriser).
+
+Every contender writes into an output array of its own, allocated (and faulted in)
+once before timing, as a build reuses its chunk buffer.
 - baseline, the way the Kaggle kernels draw: per drawing ``json.loads``, the
   same encoding in Python (pause before each stroke, its draw time, the
   number of strokes, with rasterfast's normalisers), the bounding box fitted
@@ -110,8 +113,7 @@ def _baseline_one(text, img, polylines):
         start += n
 
 
-def baseline(texts, polylines=False):
-    out = np.empty((len(texts), 3, SIZE, SIZE), np.uint8)
+def baseline(texts, out, polylines=False):
     img = np.empty((SIZE, SIZE, 3), np.uint8)
     for i, text in enumerate(texts):
         img[:] = 0
@@ -120,11 +122,11 @@ def baseline(texts, polylines=False):
     return out
 
 
-def rasterfast_time3(texts, recipe):
+def rasterfast_time3(texts, recipe, out):
     from rasterfast import parse_drawings
     from rasterfast.render import render
 
-    return render(parse_drawings(texts, kind="raw"), recipe)
+    return render(parse_drawings(texts, kind="raw"), recipe, out=out)
 
 
 def agreement(a, b):
@@ -149,9 +151,13 @@ def main(argv=None):
 
     n_points = parse_drawings(texts, kind="raw").num_points
 
-    t, img = best_of({"rf": lambda: rasterfast_time3(texts, recipe),
-                      "line": lambda: baseline(texts),
-                      "poly": lambda: baseline(texts, polylines=True)}, repeat)
+    # every contender writes into its own output array, allocated once: the page faults
+    # of a fresh multi-hundred-MB array each run would be timed otherwise (the same
+    # for all, ~25 us per 48 KB image here), where a build reuses one chunk buffer
+    outs = {k: np.zeros((n, 3, SIZE, SIZE), np.uint8) for k in ("rf", "line", "poly")}
+    t, img = best_of({"rf": lambda: rasterfast_time3(texts, recipe, outs["rf"]),
+                      "line": lambda: baseline(texts, outs["line"]),
+                      "poly": lambda: baseline(texts, outs["poly"], polylines=True)}, repeat)
     t_rf, t_line, t_poly = t["rf"], t["line"], t["poly"]
     img_rf, img_line, img_poly = img["rf"], img["line"], img["poly"]
 
