@@ -272,6 +272,54 @@ def test_four_threads_give_identical_results(data_dir):
             np.testing.assert_array_equal(r, want)
 
 
+_GUARD_PAGE_SCRIPT = r"""
+import ctypes, mmap, sys
+import numpy as np
+from rasterfast import StrokeBatch
+from rasterfast.render import rasterize
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+page = mmap.PAGESIZE
+# short strokes ending in the last pixels (bottom-right corner), and dots on them
+drawings = [[[[250, 255], [255, 255]]], [[[255], [255]]], [[[253, 255, 254], [250, 255, 252]]],
+            [[[0, 255], [255, 255]]]]
+batch = StrokeBatch.from_lists(drawings, "simplified")
+for channels, size, width in ((1, 64, 6.0), (3, 16, 6.0), (1, 8, 20.0), (2, 32, 3.0), (1, 2, 90.0)):
+    n = channels * size * size
+    pages = -(-n // page) + 1
+    buf = mmap.mmap(-1, pages * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    # the page after the image may be neither read nor written: any access faults
+    if libc.mprotect(base + (pages - 1) * page, page, 0) != 0:
+        sys.exit("mprotect failed")
+    img = np.frombuffer(buf, np.uint8, count=n, offset=(pages - 1) * page - n)
+    img = img.reshape(1, channels, size, size)
+    v = np.full((channels, batch.num_points), 200, np.uint8)
+    for i in range(len(batch)):
+        one = batch.take([i])
+        for compose in ("paint", "max"):
+            rasterize(one, v[:, :one.num_points], size=size, line_width=width,
+                      compose=compose, out=img)
+            want = rasterize(one, v[:, :one.num_points], size=size, line_width=width,
+                             compose=compose)
+            assert np.array_equal(img, want), (channels, size, i, compose)
+print("ok")
+"""
+
+
+def test_short_spans_stay_inside_the_image():
+    # Short spans are written as masked 8-byte words (ext/_raster.pyx, _paint_span): an
+    # image placed right before a page that faults on any access shows that no word
+    # runs past the image, even for strokes ending in its last pixel.
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _GUARD_PAGE_SCRIPT], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
 @pytest.mark.parametrize("method", ["direct", "opencv256"])
 def test_out_slice_of_memmap(tmp_path, method):
     drawings = [[[[10, 200], [10, 200]]], [[[128], [64]]], [[[0, 255, 0], [0, 0, 255]]]]
