@@ -102,10 +102,10 @@ class ShardDataset(IterableDataset):
     Fastest setup: no worker processes. A batch is one memcpy per image from the page
     cache (``Reader.gather``, GIL released); iterating the dataset in the main process
     (``for batch in ds`` or ``DataLoader(ds, batch_size=None, num_workers=0)``) measured
-    0.99M drawings/s at 64 px (1.18M with ``block=4``), against 51k for a map-style Dataset
-    with per-sample ``__getitem__`` and 68k for this dataset through 2 DataLoader workers,
+    0.99M drawings/s at 64 px (1.18M with ``block=4``), against 84k for a map-style Dataset
+    with per-sample ``__getitem__`` and 122k for this dataset through 2 DataLoader workers,
     whose per-batch inter-process hand-over dominates (bench/bench_loader.py, shared
-    2-core machine, best of 5). :class:`rasterfast.data.ShardLoader` gathers ahead in
+    2-core machine, best of 5, 2026-12-02). :class:`rasterfast.data.ShardLoader` gathers ahead in
     threads (and can gather straight into pinned memory for ``non_blocking`` copies); on
     that 2-core machine it was not faster than the main process, even with a simulated
     200 us training step per batch.
