@@ -419,8 +419,9 @@ cdef enum:
 
 
 cdef struct ShapeCache:
-    # The pixels of a segment away from the borders depend only on (dx, dy): every
-    # quantity of the rules above moves by whole pixels with the endpoints. A shape is
+    # The pixels of a segment whose band's edge lines are not clipped depend only on
+    # (dx, dy): every quantity of the rules above moves by whole pixels with the
+    # endpoints, and what falls outside the canvas is dropped when written (_cv_line). A shape is
     # kept as rows (first row and count relative to p0, then per row up to two
     # intervals relative to x0: lo, hi, lo2, hi2 with lo > hi when empty).
     int32_t* index                    # key -> 1 + offset into pool; 0 unknown; -1 not kept
@@ -517,26 +518,68 @@ cdef int32_t _cache_build(CvCtx* g, ShapeCache* c, int64_t x0, int64_t y0, int64
     return <int32_t>(off + 1)
 
 
+cdef bint _corners_inside(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t y1) noexcept nogil:
+    """Whether the band of segment (x0, y0)-(x1, y1) has its four corners inside the
+    canvas, so that none of its edge lines is clipped (the corners as ``_cv_segment``
+    computes them). A zero-length segment is a disk: no edge lines at all."""
+    cdef double ddx = <double>(x0 - x1), ddy = <double>(y1 - y0), r2 = ddx * ddx + ddy * ddy, r
+    cdef int64_t px, py, right, bottom
+    if r2 == 0.0:
+        return True
+    r = (<double>(g.thickness * XY_HALF) + (XY_HALF if g.thickness & 1 else 0)) / sqrt(r2)
+    px = lrint(ddy * r)
+    py = lrint(ddx * r)
+    px = px if px >= 0 else -px
+    py = py if py >= 0 else -py
+    right = <int64_t>g.width * XY_ONE - 1
+    bottom = <int64_t>g.height * XY_ONE - 1
+    return ((x0 if x0 < x1 else x1) * XY_ONE - px >= 0
+            and (x1 if x0 < x1 else x0) * XY_ONE + px <= right
+            and (y0 if y0 < y1 else y1) * XY_ONE - py >= 0
+            and (y1 if y0 < y1 else y0) * XY_ONE + py <= bottom)
+
+
 cdef void _cv_line(CvCtx* g, ShapeCache* c, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
                    bint cap0, bint cap1) noexcept nogil:
-    """A segment, through the shape cache when it is away from the borders.
+    """A segment, through the shape cache wherever its shape is the cached one.
 
-    An endpoint at least radius + 1 px inside the canvas keeps the band's corners
-    half a pixel inside, so no edge line is clipped and the shape is the cached one.
+    A shape is recorded with both endpoints at least radius + 1 px inside the canvas
+    (the band's corners then lie half a pixel inside, so no edge line is clipped
+    and no row is lost). It is the segment's shape at any other place where no edge
+    line is clipped either (``_corners_inside``): the caps' and the band's rows
+    outside the canvas are dropped, and their columns clipped, when they are
+    written, as ``_cv_segment`` does. Near a border (a doodle's bounding box
+    touches 0 and 255) such a segment is recorded at a place inside, of the same
+    (dx, dy).
     """
     cdef int m = g.radius + 1, r, nr, k
-    cdef int64_t key, y, ry0
+    cdef int64_t key, y, ry0, dx = x1 - x0, dy = y1 - y0, cx0, cy0
     cdef int32_t entry
     cdef const int16_t* row
-    if (c == NULL or c.index == NULL
-            or not (m <= x0 < g.width - m and m <= x1 < g.width - m
-                    and m <= y0 < g.height - m and m <= y1 < g.height - m)):
+    cdef bint inside
+    if c == NULL or c.index == NULL:
         _cv_segment(g, x0, y0, x1, y1, cap0, cap1)
         return
-    key = (x1 - x0 + 255) * 511 + (y1 - y0 + 255)
+    inside = (m <= x0 < g.width - m and m <= x1 < g.width - m
+              and m <= y0 < g.height - m and m <= y1 < g.height - m)
+    # the index holds (dx, dy) in [-255, 255]^2 (the 256-px canvas)
+    if (not (-255 <= dx <= 255 and -255 <= dy <= 255)
+            or not (inside or _corners_inside(g, x0, y0, x1, y1))):
+        _cv_segment(g, x0, y0, x1, y1, cap0, cap1)
+        return
+    key = (dx + 255) * 511 + (dy + 255)
     entry = c.index[key]
     if entry == 0:
-        entry = _cache_build(g, c, x0, y0, x1, y1)
+        if inside:
+            entry = _cache_build(g, c, x0, y0, x1, y1)
+        elif (dx if dx >= 0 else -dx) < g.width - 2 * m and (dy if dy >= 0 else -dy) < g.height - 2 * m:
+            # the first endpoint where both lie m px inside
+            cx0 = m + (-dx if dx < 0 else 0)
+            cy0 = m + (-dy if dy < 0 else 0)
+            entry = _cache_build(g, c, cx0, cy0, cx0 + dx, cy0 + dy)
+        else:
+            _cv_segment(g, x0, y0, x1, y1, cap0, cap1)
+            return
         c.index[key] = entry
     if entry < 0:
         _cv_segment(g, x0, y0, x1, y1, cap0, cap1)

@@ -239,17 +239,34 @@ def _build_cmd(inputs, out):
             "--quiet"]
 
 
+def _kill_when(cmd, out, ready, timeout=120.0):
+    """Start a build and SIGKILL it as soon as ``ready(out)`` holds.
+
+    The kill points are states of the output directory, not delays: a fixed delay
+    lands after the end of the build once the build gets faster, and the test then
+    tests nothing (it says so here instead)."""
+    proc = subprocess.Popen(cmd)
+    t0 = time.monotonic()
+    while not ready(out) and proc.poll() is None and time.monotonic() - t0 < timeout:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists(), "the build ended before it could be killed"
+
+
 @pytest.mark.slow
 def test_sigkill_and_rerun_is_byte_identical(tmp_path, data_dir):
     inputs = kaggle_simplified(data_dir, 60)
     ref = tmp_path / "ref"
     subprocess.run(_build_cmd(inputs, ref), check=True)
+    n_shards = sum(1 for _ in ref.glob("*/*.images.npy"))
     out = tmp_path / "killed"
-    for delay in (0.8, 2.0):
-        proc = subprocess.Popen(_build_cmd(inputs, out))
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    # killed during ingest (first stroke-store file), at the first shard, then past half
+    _kill_when(_build_cmd(inputs, out), out,
+               lambda d: any((d / "strokes").rglob("*.parquet")))
+    _kill_when(_build_cmd(inputs, out), out, lambda d: any(d.glob("*/*.images.npy")))
+    _kill_when(_build_cmd(inputs, out), out,
+               lambda d: sum(1 for _ in d.glob("*/*.images.npy")) > n_shards // 2)
     subprocess.run(_build_cmd(inputs, out), check=True)
     a = json.loads((ref / "manifest.json").read_text())
     b = json.loads((out / "manifest.json").read_text())

@@ -176,6 +176,34 @@ def test_cached_shapes_match_opencv():
             np.testing.assert_array_equal(ours[i], beluga_cv2(d, size), err_msg=str(i))
 
 
+@pytest.mark.parametrize("thickness", [2, 3, 6, 9, 16])
+def test_cached_shapes_near_the_borders_match_opencv(thickness):
+    """Segments with an endpoint within a few pixels of a border go through the shape
+    cache where no edge line of their band is clipped (the shape recorded inside):
+    every one of them, drawn alone at 256 px, is cv2.line's."""
+    rng = np.random.default_rng(100 + thickness)
+    edge = np.r_[np.arange(0, 2 * thickness + 3), np.arange(253 - 2 * thickness, 256)]
+    drawings = []
+    for k in range(2400):
+        p = rng.integers(0, 256, 4)
+        for j in rng.choice(4, int(rng.integers(1, 4)), replace=False):
+            p[j] = rng.choice(edge)
+        if k % 3 == 0:             # short ones, the most common in doodles
+            p[2:] = np.clip(p[:2] + rng.integers(-12, 13, 2), 0, 255)
+        drawings.append([[[int(p[0]), int(p[2])], [int(p[1]), int(p[3])]]])
+    batch = StrokeBatch.from_lists(drawings, "simplified")
+    assert batch.num_points >= 4096          # the size from which the kernel caches shapes
+    values = np.full((1, batch.num_points), 255, np.uint8)
+    ours = rasterize(batch, values, size=256, line_width=thickness, method="opencv256")[:, 0]
+    bad = []
+    for i, ((xs, ys),) in enumerate(drawings):
+        ref = np.zeros((256, 256), np.uint8)
+        cv2.line(ref, (xs[0], ys[0]), (xs[1], ys[1]), 255, thickness)
+        if not np.array_equal(ours[i], ref):
+            bad.append((xs, ys))
+    assert not bad, f"{len(bad)} of {len(drawings)} differ from cv2.line, e.g. {bad[:5]}"
+
+
 def test_multichannel_and_max_compose_match_opencv():
     rng = np.random.default_rng(5)
     drawings = []
