@@ -297,6 +297,19 @@ cdef inline Py_ssize_t _floor_in(double hi, Py_ssize_t n) noexcept nogil:
     return t - (<double>t > hi)
 
 
+cdef inline void _disk_row(double cx, double cy, double r, double yd, double* a,
+                           double* b) noexcept nogil:
+    """Widen [a, b] to the x-interval of row yd within r of (cx, cy), if it has one
+    (the arithmetic of ``_row``'s caps, selected rather than branched)."""
+    cdef double u = yd - cy, e = r * r - u * u, lo, hi
+    cdef bint inside = e >= 0.0
+    e = sqrt(e if inside else 0.0)
+    lo = cx - e if inside else INFINITY
+    hi = cx + e if inside else -INFINITY
+    a[0] = lo if lo < a[0] else a[0]
+    b[0] = hi if hi > b[0] else b[0]
+
+
 cdef void _draw_capsule_solid(DirectCtx* g, const Capsule* c) noexcept nogil:
     """The capsule without antialiasing: the pixels whose centre lies within r.
 
@@ -307,11 +320,11 @@ cdef void _draw_capsule_solid(DirectCtx* g, const Capsule* c) noexcept nogil:
     it; a cap's test ``r*r - u*u >= 0`` is still made in each of its rows, over
     a range one row wider than it can reach, so that rounding decides as before.
     """
-    cdef double r = g.radius, a, b, u, v, e
+    cdef double r = g.radius, a, b, u, v
     cdef Py_ssize_t S = g.size, y, ya, yb, ba, bb, c0a, c0b, c1a, c1b, xa, xb, n, ch, off
     cdef Lines l
     cdef double yd
-    cdef bint empty, inside
+    cdef bint empty
     if not (isfinite(c.x0) and isfinite(c.y0) and isfinite(c.x1) and isfinite(c.y1)):
         return
     _band_lines(c, r, &l)
@@ -344,23 +357,9 @@ cdef void _draw_capsule_solid(DirectCtx* g, const Capsule* c) noexcept nogil:
             a = INFINITY if empty else a
             b = -INFINITY if empty else b
         if c0a <= y <= c0b:
-            u = yd - c.y0
-            e = r * r - u * u
-            inside = e >= 0.0
-            e = sqrt(e if inside else 0.0)
-            u = c.x0 - e if inside else INFINITY
-            v = c.x0 + e if inside else -INFINITY
-            a = u if u < a else a
-            b = v if v > b else b
+            _disk_row(c.x0, c.y0, r, yd, &a, &b)
         if c1a <= y <= c1b:
-            u = yd - c.y1
-            e = r * r - u * u
-            inside = e >= 0.0
-            e = sqrt(e if inside else 0.0)
-            u = c.x1 - e if inside else INFINITY
-            v = c.x1 + e if inside else -INFINITY
-            a = u if u < a else a
-            b = v if v > b else b
+            _disk_row(c.x1, c.y1, r, yd, &a, &b)
         if not a <= b:
             continue
         xa = _ceil_in(a, S)
