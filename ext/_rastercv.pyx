@@ -357,10 +357,23 @@ cdef inline void _disk(CvCtx* g, int64_t cx, int64_t cy) noexcept nogil:
         _span(g, cy + k, cx - g.half[k + g.radius], cx + g.half[k + g.radius])
 
 
+cdef inline bint _band_offset(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
+                              int64_t* px, int64_t* py) noexcept nogil:
+    """The 16.16 offset from the segment to its band's sides (corners at p +- (px, py));
+    False for a zero-length segment, which has no band."""
+    cdef double ddx = <double>(x0 - x1), ddy = <double>(y1 - y0), r2 = ddx * ddx + ddy * ddy, r
+    if r2 == 0.0:
+        return False
+    # half the thickness in 16.16; odd thicknesses reach half a pixel further
+    r = (<double>(g.thickness * XY_HALF) + (XY_HALF if g.thickness & 1 else 0)) / sqrt(r2)
+    px[0] = lrint(ddy * r)
+    py[0] = lrint(ddx * r)
+    return True
+
+
 cdef void _cv_segment(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
                       bint cap0, bint cap1) noexcept nogil:
     """One cv2.line(..., thickness) in the current values: clip, band, its outline, caps."""
-    cdef double ddx, ddy, r2, r
     cdef int64_t px, py, X0, Y0, X1, Y1
     cdef int64_t vx[4]
     cdef int64_t vy[4]
@@ -382,14 +395,7 @@ cdef void _cv_segment(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
     # every piece lies within radius + 2 rows of the endpoints (corners round to at most
     # half a pixel past the radius)
     _pending_rows(g, (y0 if y0 < y1 else y1) - g.radius - 2, (y1 if y0 < y1 else y0) + g.radius + 2)
-    ddx = <double>(x0 - x1)
-    ddy = <double>(y1 - y0)
-    r2 = ddx * ddx + ddy * ddy
-    if r2 > 0.0:
-        # half the thickness in 16.16; odd thicknesses reach half a pixel further
-        r = (<double>(g.thickness * XY_HALF) + (XY_HALF if g.thickness & 1 else 0)) / sqrt(r2)
-        px = lrint(ddy * r)
-        py = lrint(ddx * r)
+    if _band_offset(g, x0, y0, x1, y1, &px, &py):
         X0 = x0 * XY_ONE
         Y0 = y0 * XY_ONE
         X1 = x1 * XY_ONE
@@ -522,13 +528,9 @@ cdef bint _corners_inside(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t 
     """Whether the band of segment (x0, y0)-(x1, y1) has its four corners inside the
     canvas, so that none of its edge lines is clipped (the corners as ``_cv_segment``
     computes them). A zero-length segment is a disk: no edge lines at all."""
-    cdef double ddx = <double>(x0 - x1), ddy = <double>(y1 - y0), r2 = ddx * ddx + ddy * ddy, r
     cdef int64_t px, py, right, bottom
-    if r2 == 0.0:
+    if not _band_offset(g, x0, y0, x1, y1, &px, &py):
         return True
-    r = (<double>(g.thickness * XY_HALF) + (XY_HALF if g.thickness & 1 else 0)) / sqrt(r2)
-    px = lrint(ddy * r)
-    py = lrint(ddx * r)
     px = px if px >= 0 else -px
     py = py if py >= 0 else -py
     right = <int64_t>g.width * XY_ONE - 1

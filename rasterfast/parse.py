@@ -87,12 +87,7 @@ def _pack(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(texts, (str, bytes, bytearray, memoryview)):
         raise TypeError("texts must be a sequence of drawing texts; wrap a single drawing "
                         "in a list: parse_drawings([text])")
-    if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":
-        texts = texts.tolist()
-    if isinstance(texts, (list, tuple)):
-        packed = _pack_ascii(texts)
-        if packed is not None:
-            return packed
+    # (lists of ASCII str or bytes do not come here: parse_drawings reads them in place)
     parts, valid = [], []
     for i, s in enumerate(texts):
         if isinstance(s, str):
@@ -111,34 +106,6 @@ def _pack(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     np.cumsum(lengths, out=offsets[1:])
     data = np.frombuffer(b"".join(parts), np.uint8)
     return data, offsets, np.asarray(valid, np.uint8).reshape(-1)
-
-
-def _pack_ascii(texts):
-    """Fast path of :func:`_pack` for a list of all-str or all-bytes ASCII texts, else None.
-
-    One C-level join and one ``len`` per item: the general path's per-item
-    type checks and encodes cost as much as parsing.
-    """
-    if not texts:
-        return None
-    try:
-        if isinstance(texts[0], str):
-            joined = "".join(texts)
-            if not joined.isascii():
-                return None
-            buf = joined.encode("ascii")
-        elif isinstance(texts[0], bytes):
-            buf = b"".join(texts)
-        else:
-            return None
-    except TypeError:  # mixed types or None: the general path sorts them out
-        return None
-    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-    offsets = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] != len(buf):  # bytes-like items of other kinds
-        return None
-    return np.frombuffer(buf, np.uint8), offsets, np.ones(len(texts), np.uint8)
 
 
 def _pack_arrow(pa, arr):

@@ -1,7 +1,15 @@
 """Private kernel: drawing text to flat columns (see ext/_parse.pyx)."""
 
+from typing import TypeAlias
+
 import numpy as np
 import numpy.typing as npt
+
+# x, y, t, stroke_offsets, drawing_offsets, kept, errors
+_Parsed: TypeAlias = tuple[
+    np.ndarray, np.ndarray, np.ndarray,
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+]
 
 def _parse(
     data: npt.NDArray[np.uint8],
@@ -12,10 +20,7 @@ def _parse(
     max_points: int,
     max_strokes: int,
     stop_on_error: bool,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray,
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
-]: ...
+) -> _Parsed: ...
 
 def _parse_items(
     items: tuple[str | bytes, ...],
@@ -23,7 +28,4 @@ def _parse_items(
     max_points: int,
     max_strokes: int,
     stop_on_error: bool,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray,
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
-] | None: ...
+) -> _Parsed | None: ...
