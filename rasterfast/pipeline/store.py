@@ -35,12 +35,14 @@ def batch_to_table(batch: StrokeBatch, **extra: np.ndarray) -> pa.Table:
     cols = {
         "key_id": pa.array(batch.key_id, pa.uint64()),
         "label": pa.array(batch.label, pa.int16()),
-        "word": pa.array(batch.word.astype(str) if len(batch) else [], pa.string()),
-        "countrycode": pa.array(batch.countrycode.astype(str) if len(batch) else [], pa.string()),
+        # object arrays of str straight to Arrow (numpy's astype(str) cost 0.3 us a row)
+        "word": pa.array(batch.word, pa.string()),
+        "countrycode": pa.array(batch.countrycode, pa.string()),
         "recognized": pa.array(batch.recognized, pa.int8()),
         "timestamp": pa.array(batch.timestamp.astype("datetime64[us]"), pa.timestamp("us")),
-        "source": pa.array([batch.sources[i] for i in batch.source_id] if len(batch) else [],
-                           pa.string()),
+        # the few file names, taken per row in Arrow rather than a Python string per row
+        "source": pa.array(list(batch.sources), pa.string()).take(
+            pa.array(batch.source_id, pa.int32())),
         "record": pa.array(batch.record, pa.int64()),
     }
     for name, values in extra.items():
