@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..batch import StrokeBatch
 from ..errors import InputReadError
 from ..readers import Source, _read_source
 from ..readers._meta import ReadContext
 from .hashing import is_val, order_hash
-from .store import batch_to_table, write_table_atomic
+from .store import batch_to_table, word_counts as _word_counts, write_table_atomic
 
 __all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_dir"]
 
@@ -119,7 +121,9 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         if spec.recognized_only and not is_test:
             keep &= batch.recognized != 0
         if spec.words is not None and not is_test:
-            keep &= np.isin(batch.word.astype(str), np.asarray(spec.words, dtype=str))
+            keep &= pc.is_in(pa.array(batch.word, pa.string()),
+                             value_set=pa.array(spec.words, pa.string())).to_numpy(
+                zero_copy_only=False)
         result.filtered += int((~keep).sum())
         if not keep.all():
             batch = batch.take(np.flatnonzero(keep))
@@ -130,8 +134,8 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         elif batch.kind == "simplified" and spec.geometry == "raw":
             raise InputReadError("the recipe draws from raw drawings (it needs times), but this "
                                  "input holds simplified ones", src.name)
-        for w, c in zip(*np.unique(batch.word.astype(str), return_counts=True)):
-            result.words[w] = result.words.get(w, 0) + int(c)
+        for w, c in _word_counts(pa.array(batch.word, pa.string())):
+            result.words[w] = result.words.get(w, 0) + c
         if result.split == "test":
             groups = {("test", 0): np.arange(len(batch))}
         else:

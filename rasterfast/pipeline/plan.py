@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .hashing import MAX_HASH
 from .ingest import piece_dir
-from .store import read_tables
+from .store import read_tables, word_counts
 
 __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds",
            "threshold_bucket", "ShardPlan", "plan_shards", "pieces"]
@@ -80,11 +80,10 @@ def count_bucket(store: str, bucket: int, splits=("train", "val")) -> BucketCoun
     keep = first_occurrences(key, inp, table.column("record").to_numpy())
     for i, c in zip(*np.unique(inp[~keep], return_counts=True)):
         out.duplicates[int(i)] = int(c)
-    words = table.column("word").to_numpy(zero_copy_only=False).astype(str)[keep]
+    words = table.column("word")
     for s, split in enumerate(splits):
-        ws, cs = np.unique(words[split_of[keep] == s], return_counts=True)
-        for w, c in zip(ws, cs):
-            out.counts[(split, str(w))] = int(c)
+        for w, c in word_counts(words.filter(pa.array(keep & (split_of == s)))):
+            out.counts[(split, w)] = c
     return out
 
 

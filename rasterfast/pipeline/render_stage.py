@@ -89,7 +89,7 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
         raise RuntimeError(f"{split} bucket {bucket}: the plan expects {sum(sizes)} drawings, "
                            f"the stroke store gives {len(idx)} (was it changed during the build?)")
     inputs = table.column("input").to_numpy()[idx]
-    res.written.update(inputs.tolist())
+    res.written.update(dict(zip(*(a.tolist() for a in np.unique(inputs, return_counts=True)))))
     res.drawings = len(idx)
     todo = [(first_index + i, sum(sizes[:i]), n) for i, n in enumerate(sizes)
             if writer.done(split, first_index + i) is None]
@@ -99,7 +99,7 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
     # One conversion and one vectorised gather for the whole bucket: pyarrow's take on
     # nested lists per shard cost more than rendering.
     chosen = table_to_batch(table).take(idx)
-    labels = pc.index_in(pa.array(chosen.word.astype(str)), value_set=pa.array(
+    labels = pc.index_in(pa.array(chosen.word, pa.string()), value_set=pa.array(
         list(spec.words), pa.string())).fill_null(-1)
     chosen.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)
     # Render a chunk at a time into one reused buffer and append it to the shard file:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ..batch import StrokeBatch
 
-__all__ = ["batch_to_table", "table_to_batch", "write_table_atomic", "read_tables"]
+__all__ = ["batch_to_table", "table_to_batch", "write_table_atomic", "read_tables", "word_counts"]
 
 _META = ("key_id", "label", "word", "countrycode", "recognized", "timestamp", "record")
 
@@ -54,6 +54,17 @@ def batch_to_table(batch: StrokeBatch, **extra: np.ndarray) -> pa.Table:
         cols["t"] = _nested(batch.t, so, do)
     table = pa.table(cols)
     return table.replace_schema_metadata({"kind": batch.kind})
+
+
+def word_counts(words) -> list[tuple[str, int]]:
+    """``(word, drawings)`` of a pyarrow string array, sorted by word.
+
+    A hash count in Arrow: numpy's unique of the object column (a str conversion
+    and a string sort) cost a microsecond per drawing.
+    """
+    counts = pc.value_counts(words)
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
+    return sorted((w, int(c)) for w, c in pairs)
 
 
 def _flat(col: pa.ChunkedArray | pa.Array):
