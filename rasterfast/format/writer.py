@@ -202,8 +202,8 @@ class ShardWriter:
             self._fh = open(path, "wb")
             header = npy_header(shape)
             self._fh.write(header)
-            # hashed as written: reading the finished file back cost a fifth of a build's
-            # time (the file's pages are copied out of the page cache once more)
+            # hashed as written, rather than read back when finished: that copied every
+            # page of the file out of the page cache once more
             self._digest = hashlib.new(CHECKSUM, header)
             return
         with open(path, "wb") as fh:

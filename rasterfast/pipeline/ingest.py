@@ -24,7 +24,7 @@ from ..errors import InputReadError
 from ..readers import Source, _read_source
 from ..readers._meta import ReadContext
 from .hashing import is_val, order_hash
-from .store import batch_to_table, word_counts as _word_counts, write_table_atomic
+from .store import batch_to_table, word_counts, write_table_atomic
 
 __all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_dir"]
 
@@ -134,7 +134,7 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         elif batch.kind == "simplified" and spec.geometry == "raw":
             raise InputReadError("the recipe draws from raw drawings (it needs times), but this "
                                  "input holds simplified ones", src.name)
-        for w, c in _word_counts(pa.array(batch.word, pa.string())):
+        for w, c in word_counts(pa.array(batch.word, pa.string())):
             result.words[w] = result.words.get(w, 0) + c
         if result.split == "test":
             groups = {("test", 0): np.arange(len(batch))}

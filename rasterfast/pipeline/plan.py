@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .hashing import MAX_HASH
 from .ingest import piece_dir
-from .store import read_tables, word_counts
+from .store import input_counts, read_tables, word_counts
 
 __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds",
            "threshold_bucket", "ShardPlan", "plan_shards", "pieces"]
@@ -78,8 +78,7 @@ def count_bucket(store: str, bucket: int, splits=("train", "val")) -> BucketCoun
     key = table.column("key_id").to_numpy()
     inp = table.column("input").to_numpy()
     keep = first_occurrences(key, inp, table.column("record").to_numpy())
-    for i, c in zip(*np.unique(inp[~keep], return_counts=True)):
-        out.duplicates[int(i)] = int(c)
+    out.duplicates.update(input_counts(inp[~keep]))
     words = table.column("word")
     for s, split in enumerate(splits):
         for w, c in word_counts(words.filter(pa.array(keep & (split_of == s)))):

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .plan import first_occurrences, pieces
-from .store import read_tables, table_to_batch
+from .store import input_counts, read_tables, table_to_batch
 
 __all__ = ["RenderSpec", "RenderResult", "render_bucket"]
 
@@ -57,7 +57,7 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
     inp = table.column("input").to_numpy()
     keep = first_occurrences(key, inp, table.column("record").to_numpy())
     if split == "test":
-        res.duplicates.update(inp[~keep].tolist())
+        res.duplicates.update(input_counts(inp[~keep]))
         return np.flatnonzero(keep), res
     order = table.column("order").to_numpy()
     if spec.thresholds:
@@ -67,7 +67,7 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
         limit = np.array([spec.thresholds.get(w, np.iinfo(np.uint64).max) for w in words],
                          np.uint64)[inverse.reshape(-1)]
         cut = keep & (order > limit)
-        res.filtered.update(inp[cut].tolist())
+        res.filtered.update(input_counts(inp[cut]))
         keep &= ~cut
     idx = np.flatnonzero(keep)
     return idx[np.argsort(order[idx], kind="stable")], res
@@ -89,7 +89,7 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
         raise RuntimeError(f"{split} bucket {bucket}: the plan expects {sum(sizes)} drawings, "
                            f"the stroke store gives {len(idx)} (was it changed during the build?)")
     inputs = table.column("input").to_numpy()[idx]
-    res.written.update(dict(zip(*(a.tolist() for a in np.unique(inputs, return_counts=True)))))
+    res.written.update(input_counts(inputs))
     res.drawings = len(idx)
     todo = [(first_index + i, sum(sizes[:i]), n) for i, n in enumerate(sizes)
             if writer.done(split, first_index + i) is None]

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from ..batch import StrokeBatch
 
-__all__ = ["batch_to_table", "table_to_batch", "write_table_atomic", "read_tables", "word_counts"]
+__all__ = ["batch_to_table", "table_to_batch", "write_table_atomic", "read_tables", "word_counts",
+           "input_counts"]
 
 _META = ("key_id", "label", "word", "countrycode", "recognized", "timestamp", "record")
 
@@ -59,12 +60,19 @@ def batch_to_table(batch: StrokeBatch, **extra: np.ndarray) -> pa.Table:
 def word_counts(words) -> list[tuple[str, int]]:
     """``(word, drawings)`` of a pyarrow string array, sorted by word.
 
-    A hash count in Arrow: numpy's unique of the object column (a str conversion
-    and a string sort) cost a microsecond per drawing.
+    A hash count in Arrow: numpy's unique of the object column needs a str
+    conversion (0.3 us a row) and a string sort.
     """
     counts = pc.value_counts(words)
-    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
+                strict=True)
     return sorted((w, int(c)) for w, c in pairs)
+
+
+def input_counts(inputs: np.ndarray) -> dict[int, int]:
+    """``{input index: rows}`` of an integer array (one entry per distinct input)."""
+    values, counts = np.unique(inputs, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
 
 def _flat(col: pa.ChunkedArray | pa.Array):
