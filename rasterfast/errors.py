@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["StrokeParseError", "InputReadError", "Reject", "ON_ERROR", "check_on_error"]
+__all__ = ["StrokeParseError", "InputReadError", "ShardFormatError", "Reject", "ON_ERROR",
+           "check_on_error"]
 
 #: The accepted values of every ``on_error`` argument. ``"warn"`` skips like
 #: ``"skip"`` and then emits one warning with the count.
@@ -61,3 +62,20 @@ class InputReadError(StrokeParseError):
     ``.bin`` record: the drawings before the problem are kept, the rest of the
     file is one reject with ``record`` = the first record that was lost.
     """
+
+
+class ShardFormatError(ValueError):
+    """A shard directory or stroke file that cannot be read as it is: names the file and why.
+
+    Raised by :class:`rasterfast.format.Reader` (manifest, image shards) and by the
+    stroke store (:mod:`rasterfast.store`) when a file is missing, truncated, of an
+    unknown version or inconsistent.
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):  # keep the fields across processes (DataLoader workers, Dask)
+        return (type(self), (self.path, self.reason))

@@ -19,43 +19,39 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ShardFormatError
+
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM", "MANIFEST_NAME", "ROLES",
+    "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM", "MANIFEST_NAME", "ROLES", "PARTS",
     "ShardFormatError", "FileEntry", "ShardEntry", "Manifest", "InputStats",
     "summarize_rejects", "file_checksum", "atomic_write_bytes", "fsync_dir", "shard_file_name",
-    "check_split_name",
+    "check_split_name", "STROKES_FORMAT",
 ]
 
 #: The ``format`` field of every manifest.
 FORMAT = "rasterfast-shards"
 #: The version this code writes; a reader refuses any version not in SUPPORTED_VERSIONS.
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 #: The checksum algorithm (a :mod:`hashlib` name) of every file entry. sha256 runs at
 #: ~1.4 GB/s with SHA-NI (blake2b ~0.55 GB/s on the same machine) and ``sha256sum``
 #: can check a file by hand.
 CHECKSUM = "sha256"
 MANIFEST_NAME = "manifest.json"
 #: The files of one shard, by role, with their suffixes.
-ROLES = {"images": "images.npy", "labels": "labels.npy", "meta": "meta.parquet"}
+ROLES = {"images": "images.npy", "strokes": "strokes", "labels": "labels.npy",
+         "meta": "meta.parquet"}
+#: The optional parts of a directory (version 2): a build has images, strokes or both;
+#: every shard has labels and meta. Version 1 directories have images only.
+PARTS = ("images", "strokes")
+#: The ``strokes`` section of a manifest names the file format of the ``.strokes`` files.
+STROKES_FORMAT = "rasterfast-strokes"
 
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NAME_RE = re.compile(
-    r"^([a-z][a-z0-9_]{0,31})/([0-9]{6,})\.(images\.npy|labels\.npy|meta\.parquet)$")
+    r"^([a-z][a-z0-9_]{0,31})/([0-9]{6,})\.(images\.npy|strokes|labels\.npy|meta\.parquet)$")
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 _COUNTERS = ("read", "written", "rejected", "filtered", "duplicate")
-
-
-class ShardFormatError(ValueError):
-    """A shard directory that cannot be read as it is: names the file and what is wrong."""
-
-    def __init__(self, path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):  # keep the fields across processes (DataLoader workers, Dask)
-        return (type(self), (self.path, self.reason))
 
 
 def check_split_name(split) -> str:
@@ -166,34 +162,54 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class ShardEntry:
-    """One shard: its index in its split, number of drawings, and its three files."""
+    """One shard: its index in its split, number of drawings, and its files.
+
+    ``images`` and ``strokes`` are None when the directory lacks that part (``parts``
+    of the manifest); ``labels`` and ``meta`` are always there.
+    """
 
     index: int
     count: int
-    images: FileEntry
+    images: FileEntry | None
     labels: FileEntry
     meta: FileEntry
+    strokes: FileEntry | None = None
 
     @property
-    def files(self) -> tuple[FileEntry, FileEntry, FileEntry]:
-        """The three files, in role order (images, labels, meta)."""
-        return (self.images, self.labels, self.meta)
+    def roles(self) -> tuple[str, ...]:
+        """The roles this shard has files for, in :data:`ROLES` order."""
+        return tuple(r for r in ROLES if getattr(self, r) is not None)
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        """The files, in role order (images, strokes, labels, meta; absent parts left out)."""
+        return tuple(getattr(self, r) for r in self.roles)
 
     def to_json(self) -> dict:
         """The entry as it appears in ``manifest.json``."""
         return {"index": self.index, "count": self.count,
-                "files": {role: getattr(self, role).to_json() for role in ROLES}}
+                "files": {role: getattr(self, role).to_json() for role in self.roles}}
 
     @classmethod
-    def from_json(cls, d, where: str, src) -> ShardEntry:
-        """Parse and check an entry (``where`` and ``src`` name it in errors)."""
+    def from_json(cls, d, where: str, src, parts=("images",)) -> ShardEntry:
+        """Parse and check an entry (``where`` and ``src`` name it in errors).
+
+        ``parts`` are the optional roles the directory has: exactly those, plus labels
+        and meta, must be listed.
+        """
         index = _need(d, "index", int, where, src)
         count = _need(d, "count", int, where, src)
         if index < 0 or count < 0:
             raise ShardFormatError(src, f"{where}: negative index {index} or count {count}")
         files = _need(d, "files", dict, where, src)
+        want = [r for r in ROLES if r in parts or r not in PARTS]
+        extra = sorted(set(files) - set(want))
+        if extra:
+            raise ShardFormatError(src, f"{where}.files: roles {extra} are not among this "
+                                   f"directory's parts ({want})")
         entries = {role: FileEntry.from_json(_need(files, role, dict, f"{where}.files", src),
-                                             f"{where}.files.{role}", src) for role in ROLES}
+                                             f"{where}.files.{role}", src) for role in want}
+        entries.setdefault("images", None)
         return cls(index, count, **entries)
 
 
@@ -262,7 +278,9 @@ class Manifest:
     """The parsed ``manifest.json`` of a finished shard directory.
 
     ``splits`` maps a split name to its shards, in index order (0, 1, ...).
-    ``recipe`` is whatever ``Recipe.get_config()`` gave (opaque here).
+    ``recipe`` is whatever ``Recipe.get_config()`` gave (opaque here). ``parts`` says
+    which optional files every shard has (``"images"``, ``"strokes"``); ``strokes``
+    describes the stroke files (``kind``, ``times``) when they are there.
     """
 
     recipe: dict
@@ -277,6 +295,18 @@ class Manifest:
     created: str = ""
     writer: str = ""
     format_version: int = FORMAT_VERSION
+    parts: tuple = ("images",)
+    strokes: dict | None = None
+
+    @property
+    def has_images(self) -> bool:
+        """Whether the shards have image files (``False`` for ``build --no-images``)."""
+        return "images" in self.parts
+
+    @property
+    def has_strokes(self) -> bool:
+        """Whether the shards have ``.strokes`` files (the stroke store)."""
+        return "strokes" in self.parts
 
     @property
     def num_classes(self) -> int:
@@ -309,6 +339,8 @@ class Manifest:
             "checksum": CHECKSUM,
             "image": {"dtype": "uint8", "layout": "NCHW", "channels": self.channels,
                       "size": self.size, "data_offset": 4096},
+            **({"parts": list(self.parts)} if self.format_version >= 2 else {}),
+            **({"strokes": self.strokes} if self.strokes is not None else {}),
             "recipe": self.recipe,
             "words": list(self.words),
             "seed": self.seed,
@@ -350,6 +382,21 @@ class Manifest:
         size = _need(image, "size", int, "image", src)
         if not (1 <= channels <= 64 and 1 <= size <= 4096):
             raise ShardFormatError(src, f"image: implausible channels={channels} size={size}")
+        parts, strokes = ("images",), None
+        if version >= 2:
+            parts = _need(d, "parts", list, "manifest", src)
+            if not parts or len(set(parts)) != len(parts) or not set(parts) <= set(PARTS):
+                raise ShardFormatError(src, f"parts: expected a non-empty subset of {PARTS}, "
+                                       f"got {parts!r}")
+            parts = tuple(p for p in PARTS if p in parts)
+            if "strokes" in parts:
+                strokes = _need(d, "strokes", dict, "manifest", src)
+                if strokes.get("format") != STROKES_FORMAT or \
+                        strokes.get("kind") not in ("simplified", "raw") or \
+                        not isinstance(strokes.get("times"), bool):
+                    raise ShardFormatError(src, f"strokes: expected format {STROKES_FORMAT!r}, "
+                                           f"kind simplified|raw and times true|false, got "
+                                           f"{strokes}")
         words = _need(d, "words", list, "manifest", src)
         if not all(isinstance(w, str) for w in words) or len(set(words)) != len(words):
             raise ShardFormatError(src, "words: expected a list of distinct strings")
@@ -358,12 +405,12 @@ class Manifest:
         for name, sd in splits_d.items():
             if not _SPLIT_RE.match(name):
                 raise ShardFormatError(src, f"splits: bad split name {name!r}")
-            shards = [ShardEntry.from_json(s, f"splits.{name}.shards[{i}]", src)
+            shards = [ShardEntry.from_json(s, f"splits.{name}.shards[{i}]", src, parts)
                       for i, s in enumerate(_need(sd, "shards", list, f"splits.{name}", src))]
             for i, s in enumerate(shards):
                 if s.index != i:
                     raise ShardFormatError(src, f"splits.{name}: shard {i} has index {s.index}")
-                for role, fe in zip(ROLES, s.files, strict=True):
+                for role, fe in zip(s.roles, s.files, strict=True):
                     if fe.name != shard_file_name(name, i, role):
                         raise ShardFormatError(src, f"splits.{name}.shards[{i}]: {role} file is "
                                                f"{fe.name!r}, expected "
@@ -381,7 +428,7 @@ class Manifest:
                    seed=seed, inputs=list(d.get("inputs") or []),
                    rejects=d.get("rejects") or {}, extra=d.get("extra") or {},
                    created=str(d.get("created", "")), writer=str(d.get("writer", "")),
-                   format_version=version)
+                   format_version=version, parts=parts, strokes=strokes)
 
     @classmethod
     def load(cls, directory) -> Manifest:

@@ -33,7 +33,7 @@ def _check_files(root: Path, manifest: Manifest) -> None:
     for shards in manifest.splits.values():
         for sh in shards:
             want = DATA_OFFSET + sh.count * c * s * s
-            if sh.images.size != want:
+            if sh.images is not None and sh.images.size != want:
                 raise ShardFormatError(root / MANIFEST_NAME,
                                        f"{sh.images.name}: listed as {sh.images.size} bytes, but "
                                        f"{sh.count} images of {c}x{s}x{s} take {want}")
@@ -92,17 +92,19 @@ class Reader:
         self.max_open = max_open
         self._maps: OrderedDict = OrderedDict()
         self._gathers: dict = {}  # split -> _SplitMaps, for gather()
+        self._strokes: dict = {}  # split -> StrokeSet, for strokes()
         self._lock = threading.Lock()  # the map caches are shared by prefetch threads
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        del state["_maps"], state["_lock"], state["_gathers"]
+        del state["_maps"], state["_lock"], state["_gathers"], state["_strokes"]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._maps = OrderedDict()
         self._gathers = {}
+        self._strokes = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -124,6 +126,26 @@ class Reader:
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, S, S)``."""
         return self.manifest.image_shape
+
+    @property
+    def has_images(self) -> bool:
+        """Whether the shards have images (a ``build --no-images`` directory has none)."""
+        return self.manifest.has_images
+
+    @property
+    def has_strokes(self) -> bool:
+        """Whether the shards have ``.strokes`` files (the stroke store)."""
+        return self.manifest.has_strokes
+
+    @property
+    def stroke_kind(self) -> str | None:
+        """``"simplified"`` or ``"raw"``: what the stroke files hold (None without them)."""
+        return self.manifest.strokes["kind"] if self.manifest.strokes else None
+
+    @property
+    def stroke_times(self) -> bool:
+        """Whether the stroke files keep the stroke times (raw drawings)."""
+        return bool(self.manifest.strokes and self.manifest.strokes["times"])
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -154,6 +176,10 @@ class Reader:
                 self._maps.move_to_end(key)
                 return mm
         entry = self._entry(split, shard)
+        if entry.images is None:
+            raise ValueError(f"{self.path} has no images (built with --no-images, parts="
+                             f"{list(self.manifest.parts)}): render them on the fly with "
+                             f"rasterfast.StrokeDataset, or write them with rasterfast render")
         path = self.path / entry.images.name
         shape = (entry.count, *self.image_shape)
         with open(path, "rb") as fh:
@@ -249,6 +275,32 @@ class Reader:
                     g.maps[s] = mm
                     g.bases[s] = mm.ctypes.data if mm.size else 0
 
+    def strokes(self, split: str):
+        """The stroke files of ``split`` as a :class:`rasterfast.store.StrokeSet` (cached).
+
+        ``reader.strokes(split).gather(rows)`` gives the drawings of ``rows`` as a
+        StrokeBatch. Files are mapped and checked when first read.
+
+        Raises
+        ------
+        ValueError
+            The directory has no stroke files.
+        """
+        from ..store import StrokeSet
+
+        if not self.has_strokes:
+            raise ValueError(f"{self.path} has no stroke store (parts="
+                             f"{list(self.manifest.parts)}; built before rasterfast kept one, "
+                             f"or by rasterfast render): rebuild it from the inputs")
+        got = self._strokes.get(split)
+        if got is None:
+            shards = self.shards(split)
+            got = StrokeSet([self.path / sh.strokes.name for sh in shards],
+                            [sh.count for sh in shards], self.stroke_kind)
+            with self._lock:
+                got = self._strokes.setdefault(split, got)
+        return got
+
     def labels(self, split: str, shard: int | None = None) -> np.ndarray:
         """Labels (int16; -1 = unknown) of one shard, or of the whole split in shard order."""
         if shard is None:
@@ -291,6 +343,7 @@ class Reader:
         with self._lock:
             self._maps.clear()
             self._gathers.clear()
+            self._strokes.clear()
 
 
 @dataclass
@@ -331,7 +384,7 @@ def verify(path, *, checksums: bool = True, threads: int | None = None) -> Verif
     c, s = manifest.channels, manifest.size
     for shards in manifest.splits.values():
         for sh in shards:
-            if sh.images.size != DATA_OFFSET + sh.count * c * s * s:
+            if sh.images is not None and sh.images.size != DATA_OFFSET + sh.count * c * s * s:
                 report.problems.append((sh.images.name, "listed size does not fit its count"))
             for fe in sh.files:
                 try:

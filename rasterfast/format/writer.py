@@ -36,7 +36,9 @@ from .manifest import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_NAME,
+    PARTS,
     ROLES,
+    STROKES_FORMAT,
     FileEntry,
     Manifest,
     ShardEntry,
@@ -170,13 +172,15 @@ def _fsync_file(path) -> None:
 
 
 class ShardWriter:
-    """One shard being written: a writable image memmap, labels, metadata. Use as a context manager.
+    """One shard being written: images, strokes, labels, metadata. Use as a context manager.
 
     Attributes
     ----------
     images : numpy.memmap of uint8, shape (n, C, S, S), or None
         Backed by the (temporary) images file; fill it in place, in any order. None in
-        stream mode (``Writer.shard(..., stream=True)``): call :meth:`append` instead.
+        stream mode (``Writer.shard(..., stream=True)``): call :meth:`append` instead;
+        None as well when the directory has no images (``parts``). When it has
+        strokes, call :meth:`set_strokes` with the shard's drawings.
     labels : ndarray of int16, shape (n,) or None
         Set it (or call :meth:`set_labels`) or leave it None to derive the labels from
         the ``word`` column of the metadata (index in the word list, -1 when absent).
@@ -194,8 +198,12 @@ class ShardWriter:
         self._dir = writer.path / split
         self._dir.mkdir(parents=True, exist_ok=True)
         self._tmp = {role: self._dir / f".{index:06d}.{suffix}.{token}.tmp"
-                     for role, suffix in ROLES.items()}
+                     for role, suffix in ROLES.items() if role in writer.roles}
+        self._digests: dict = {}   # role -> checksum taken while the file was written
         shape = (n, writer.channels, writer.size, writer.size)
+        if "images" not in writer.roles:
+            self.images = None
+            return
         path = self._tmp["images"]
         if stream:
             self.images = None
@@ -221,7 +229,8 @@ class ShardWriter:
         than filling a fresh memmap (a page fault per new page) and flushing it.
         """
         if self._fh is None:
-            raise ValueError("append() needs a shard opened with stream=True; fill .images instead")
+            raise ValueError("append() needs a shard opened with stream=True (and a directory "
+                             "with images); fill .images instead")
         images = np.ascontiguousarray(images)
         shape = (self.writer.channels, self.writer.size, self.writer.size)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != shape:
@@ -234,6 +243,32 @@ class ShardWriter:
         self._fh.write(data)
         self._digest.update(data)
         self._appended += len(images)
+
+    def set_strokes(self, batch) -> None:
+        """Write the shard's drawings (a StrokeBatch, in shard order) as its ``.strokes`` file.
+
+        The batch must be of the directory's stroke kind; its times are kept exactly when
+        the directory keeps times (``Writer(strokes=...)``). Hashed as it is written.
+        """
+        from ..store import iter_strokes_bytes
+
+        if "strokes" not in self._tmp:
+            raise ValueError(f"{self.writer.path} has no stroke part (parts="
+                             f"{list(self.writer.parts)})")
+        want = self.writer.strokes
+        if batch.kind != want["kind"] or bool(batch.has_time) != want["times"]:
+            raise ValueError(f"shard {self.split}/{self.index}: the directory stores "
+                             f"{want['kind']} drawings with times={want['times']}, got "
+                             f"{batch.kind} with times={bool(batch.has_time)}")
+        if len(batch) != self.n:
+            raise ValueError(f"shard {self.split}/{self.index} holds {self.n} drawings, "
+                             f"got {len(batch)}")
+        digest = hashlib.new(CHECKSUM)
+        with open(self._tmp["strokes"], "wb") as fh:
+            for piece in iter_strokes_bytes(batch):
+                fh.write(piece)
+                digest.update(piece)
+        self._digests["strokes"] = digest
 
     def set_labels(self, labels) -> None:
         """Set the labels (int, one per drawing, -1 or an index into the word list)."""
@@ -277,6 +312,8 @@ class ShardWriter:
                 raise ValueError(f"shard {self.split}/{self.index}: label {labels[i]} of drawing "
                                  f"{i} disagrees with its word {self._meta.column('word')[i]} "
                                  f"(index {derived[i]}); {bad.size} such drawings")
+        if "strokes" in self._tmp and "strokes" not in self._digests:
+            raise ValueError(f"shard {self.split}/{self.index}: set_strokes() was not called")
         if self._fh is not None:
             if self._appended != self.n:
                 raise ValueError(f"shard {self.split}/{self.index}: {self._appended} images "
@@ -295,8 +332,12 @@ class ShardWriter:
         for role, tmp in self._tmp.items():
             _fsync_file(tmp)
             name = shard_file_name(self.split, self.index, role)
-            streamed = role == "images" and self._digest is not None
-            digest = self._digest.hexdigest() if streamed else file_checksum(tmp)
+            if role == "images" and self._digest is not None:
+                digest = self._digest.hexdigest()
+            elif role in self._digests:
+                digest = self._digests[role].hexdigest()
+            else:
+                digest = file_checksum(tmp)
             entries[role] = FileEntry(name, tmp.stat().st_size, digest)
         for role, tmp in self._tmp.items():
             os.replace(tmp, self.writer.path / entries[role].name)
@@ -351,6 +392,12 @@ class Writer:
         Every image is uint8 ``[channels, size, size]``.
     seed : int, optional
         The build's seed (recorded in the manifest).
+    parts : sequence of {"images", "strokes"}
+        What every shard holds besides labels and metadata: rendered images, the
+        drawings as a ``.strokes`` file (see ``rasterfast/store/README.md``), or both.
+    strokes : dict, optional
+        With ``"strokes"`` in ``parts``: ``{"kind": "simplified" | "raw", "times": bool}``,
+        what every stroke file holds.
 
     Raises
     ------
@@ -360,8 +407,27 @@ class Writer:
         ``path`` holds an unfinished build of another configuration.
     """
 
-    def __init__(self, path, recipe, words, *, channels: int, size: int, seed: int | None = None):
+    def __init__(self, path, recipe, words, *, channels: int, size: int, seed: int | None = None,
+                 parts=("images",), strokes: dict | None = None):
         self.path = Path(path)
+        if isinstance(parts, str) or not parts or not set(parts) <= set(PARTS):
+            raise ValueError(f"parts must be a non-empty sequence of {PARTS}, got {parts!r}")
+        self.parts = tuple(p for p in PARTS if p in parts)
+        self.roles = tuple(r for r in ROLES if r in self.parts or r not in PARTS)
+        self.strokes = None
+        if "strokes" in self.parts:
+            from ..store import STROKES_VERSION
+
+            if not isinstance(strokes, Mapping) or strokes.get("kind") not in (
+                    "simplified", "raw") or not isinstance(strokes.get("times"), bool):
+                raise ValueError(f"parts with 'strokes' need strokes={{'kind': 'simplified' | "
+                                 f"'raw', 'times': bool}}, got {strokes!r}")
+            self.strokes = {"format": STROKES_FORMAT, "version": STROKES_VERSION,
+                            "kind": strokes["kind"],
+                            "coords": "int16" if strokes["kind"] == "simplified" else "float32",
+                            "times": strokes["times"]}
+        elif strokes is not None:
+            raise ValueError("strokes= needs 'strokes' in parts")
         self.recipe = _recipe_config(recipe)
         if isinstance(words, str):
             raise TypeError("words must be a sequence of str, not a str")
@@ -382,7 +448,7 @@ class Writer:
     def _config(self) -> dict:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "recipe": self.recipe,
                 "words": self.words, "channels": self.channels, "size": self.size,
-                "seed": self.seed}
+                "seed": self.seed, "parts": list(self.parts), "strokes": self.strokes}
 
     def _claim(self) -> None:
         build = self.path / BUILD_NAME
@@ -429,7 +495,8 @@ class Writer:
         self._check(split, index)
         sidecar = self._sidecar(split, index)
         try:
-            entry = ShardEntry.from_json(json.loads(sidecar.read_bytes()), "shard", sidecar)
+            entry = ShardEntry.from_json(json.loads(sidecar.read_bytes()), "shard", sidecar,
+                                         self.parts)
         except (FileNotFoundError, ValueError):
             return None
         for fe in entry.files:
@@ -438,8 +505,9 @@ class Writer:
                     return None
             except FileNotFoundError:
                 return None
-        if entry.index != index or entry.images.size != \
-                DATA_OFFSET + entry.count * self.channels * self.size * self.size:
+        if entry.index != index or (entry.images is not None and entry.images.size !=
+                                    DATA_OFFSET + entry.count * self.channels * self.size *
+                                    self.size):
             return None
         return entry
 
@@ -459,15 +527,31 @@ class Writer:
         self._sidecar(split, index).unlink(missing_ok=True)
         return ShardWriter(self, split, int(index), int(n), stream=stream)
 
-    def write_shard(self, split: str, index: int, images, meta, labels=None) -> ShardEntry:
-        """Write a whole shard from arrays in memory (tests, small builds)."""
-        images = np.asarray(images)
-        shape = (self.channels, self.size, self.size)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != shape:
-            raise ValueError(f"images must be uint8 [n, {shape[0]}, {shape[1]}, {shape[2]}], "
-                             f"got {images.dtype} {images.shape}")
-        with self.shard(split, index, len(images)) as sh:
-            sh.images[...] = images
+    def write_shard(self, split: str, index: int, images, meta, labels=None, *,
+                    strokes=None) -> ShardEntry:
+        """Write a whole shard from arrays in memory (tests, small builds).
+
+        ``images`` (None when the directory has no images) and ``strokes`` (a
+        StrokeBatch, when it has strokes) hold the same drawings, in order.
+        """
+        if images is not None:
+            images = np.asarray(images)
+            shape = (self.channels, self.size, self.size)
+            if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != shape:
+                raise ValueError(f"images must be uint8 [n, {shape[0]}, {shape[1]}, "
+                                 f"{shape[2]}], got {images.dtype} {images.shape}")
+        if (images is None) != ("images" not in self.parts):
+            raise ValueError(f"images must be given exactly when the directory has them "
+                             f"(parts={list(self.parts)})")
+        if (strokes is None) != ("strokes" not in self.parts):
+            raise ValueError(f"strokes must be given exactly when the directory has them "
+                             f"(parts={list(self.parts)})")
+        n = len(images) if images is not None else len(strokes)
+        with self.shard(split, index, n) as sh:
+            if images is not None:
+                sh.images[...] = images
+            if strokes is not None:
+                sh.set_strokes(strokes)
             sh.set_meta(meta)
             if labels is not None:
                 sh.set_labels(labels)
@@ -524,7 +608,8 @@ class Writer:
             recipe=self.recipe, words=self.words, channels=self.channels, size=self.size,
             splits=splits, seed=self.seed, inputs=list(inputs), rejects=dict(rejects),
             extra=dict(extra or {}), writer=f"rasterfast {__version__}",
-            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            parts=self.parts, strokes=self.strokes)
         data = manifest.dumps()  # serialise (and check the inputs) before touching the disk
         Manifest.from_json(json.loads(data), self.path / MANIFEST_NAME)
         atomic_write_bytes(self.path / MANIFEST_NAME, data)
