@@ -124,12 +124,70 @@ def test_val_split_same_for_every_recipe_and_size(tmp_path, data_dir, simplified
 
 def test_rerender_from_stroke_store(tmp_path, simplified_build):
     out, manifest = simplified_build
-    m2 = rerender(out, tmp_path / "r", "gray", size=16, progress=False)
+    m2 = rerender(out, tmp_path / "r", "beluga", size=16, progress=False)
+    src, new = Reader(out), Reader(tmp_path / "r")
+    recipe = Recipe.preset("beluga", size=16)
     for split in ("train", "val", "test"):
-        a = Reader(out).meta(split).column("key_id").to_pylist()
-        b = Reader(tmp_path / "r").meta(split).column("key_id").to_pylist()
+        assert [s.count for s in src.shards(split)] == [s.count for s in new.shards(split)]
+        a = src.meta(split).column("key_id").to_pylist()
+        b = new.meta(split).column("key_id").to_pylist()
         assert a == b
+        assert np.array_equal(src.labels(split), new.labels(split))
+        rows = np.arange(count(manifest, split))
+        want = render(src.strokes(split).gather(rows), recipe)
+        assert np.array_equal(new.gather(split, rows), want)
     assert m2.image_shape == (1, 16, 16)
+    assert new.has_images and not new.has_strokes
+    assert verify(tmp_path / "r").ok
+
+
+def test_stroke_store_holds_the_shards_drawings(simplified_build, data_dir):
+    """Issue 11: every shard's .strokes file holds its drawings, in image order, exactly."""
+    out, manifest = simplified_build
+    reader = Reader(out)
+    assert manifest.parts == ("images", "strokes")
+    assert manifest.strokes["kind"] == "simplified" and manifest.strokes["times"] is False
+    assert not (out / "_shuffle").exists() and not (out / "strokes").exists()
+    by_key = {}
+    for b in read_drawings(kaggle_simplified(data_dir)):
+        for i, k in enumerate(b.key_id.tolist()):
+            by_key.setdefault(k, b.drawing(i))
+    recipe = Recipe.preset("gray", size=SIZE)
+    for split in ("train", "val", "test"):
+        n = count(manifest, split)
+        got = reader.strokes(split).gather(np.arange(n))
+        keys = reader.meta(split).column("key_id").to_pylist()
+        assert len(got) == n == len(keys)
+        for i in range(0, n, 7):
+            want = by_key[keys[i]]
+            have = got.drawing(i)
+            assert len(want) == len(have)
+            assert all(np.array_equal(a, b) for a, b in zip(want, have))
+        assert np.array_equal(render(got, recipe), reader.gather(split, np.arange(n)))
+
+
+def test_no_images_build(tmp_path, data_dir, simplified_build):
+    """Issue 11: --no-images writes the same stroke files, labels and meta, and no images."""
+    ref_dir, ref = simplified_build
+    m = build(kaggle_simplified(data_dir), tmp_path / "s", "gray", size=SIZE, shard_size=1000,
+              val_fraction=0.1, progress=False, images=False)
+    assert m.parts == ("strokes",)
+    assert not list((tmp_path / "s").glob("*/*.images.npy"))
+    for split in ("train", "val", "test"):
+        for a, b in zip(ref.shards(split), m.shards(split), strict=True):
+            assert a.strokes == b.strokes and a.labels == b.labels
+            assert b.images is None
+    reader = Reader(tmp_path / "s")
+    with pytest.raises(ValueError, match="no images"):
+        reader.gather("train", [0])
+    assert verify(tmp_path / "s").ok
+
+
+def test_render_refuses_a_recipe_the_store_cannot_serve(tmp_path, simplified_build):
+    out, _ = simplified_build
+    with pytest.raises(ValueError, match="stores simplified"):
+        rerender(out, tmp_path / "t", "time3", size=32, progress=False)
+    assert not (tmp_path / "t").exists()
 
 
 def test_per_word_and_words_file(tmp_path, data_dir):
@@ -261,9 +319,9 @@ def test_sigkill_and_rerun_is_byte_identical(tmp_path, data_dir):
     subprocess.run(_build_cmd(inputs, ref), check=True)
     n_shards = sum(1 for _ in ref.glob("*/*.images.npy"))
     out = tmp_path / "killed"
-    # killed during ingest (first stroke-store file), at the first shard, then past half
+    # killed during ingest (first shuffle-area file), at the first shard, then past half
     _kill_when(_build_cmd(inputs, out), out,
-               lambda d: any((d / "strokes").rglob("*.parquet")))
+               lambda d: any((d / "_shuffle").rglob("*.parquet")))
     _kill_when(_build_cmd(inputs, out), out, lambda d: any(d.glob("*/*.images.npy")))
     _kill_when(_build_cmd(inputs, out), out,
                lambda d: sum(1 for _ in d.glob("*/*.images.npy")) > n_shards // 2)

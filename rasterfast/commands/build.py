@@ -7,8 +7,15 @@ import argparse
 HELP = """\
 Read Quick, Draw! drawings (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst or
 inside a .zip; files, directories or globs), render them with a recipe, and write
-memory-mapped uint8 shards to DIR: manifest.json, <split>/NNNNNN.images.npy [n, C, S, S],
-.labels.npy, .meta.parquet, and the stroke store (DIR/strokes) for `rasterfast render`.
+memory-mapped shards to DIR: manifest.json and per shard <split>/NNNNNN.images.npy
+(uint8 [n, C, S, S]), .strokes (the drawings themselves: the stroke store, ~250 bytes a
+simplified drawing), .labels.npy and .meta.parquet.
+
+With --no-images only the stroke store is written (no images.npy): the fast path for big
+recipes. rasterfast.StrokeDataset renders batches from it on the fly, at any size and any
+recipe the stored drawings allow (raw inputs with a raw recipe such as time3 keep the raw
+points and times; a simplified recipe keeps simplified drawings), and `rasterfast render`
+writes images from it later. The recipe still decides what is stored.
 
 Drawings are ordered by a keyed hash of their key_id, so every shard mixes all words and
 the result is byte-identical whatever the workers or scheduler. Kaggle test files (no
@@ -46,6 +53,8 @@ def register(sub) -> None:
                    help="Dask scheduler: local threads (default), processes, or the address "
                    "of a distributed scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, help="local workers (default: all cores)")
+    p.add_argument("--no-images", action="store_true",
+                   help="write only the stroke store (render on the fly with StrokeDataset)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -57,7 +66,8 @@ def run(args) -> int:
                      shard_size=args.shard_size, val_fraction=args.val_fraction, seed=args.seed,
                      words=args.words, per_word=args.per_word,
                      recognized_only=args.recognized_only, on_error=args.on_error,
-                     scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+                     scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
+                     images=not args.no_images)
     counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in ("train", "val", "test")
                        if s in manifest.splits)
     print(f"wrote {args.out}: {counts} drawings, {manifest.num_classes} words")

@@ -6,8 +6,11 @@ import argparse
 
 HELP = """\
 Render the drawings of a finished build (DIR) again with another recipe or size, from
-its stroke store: the inputs are not read again, and DIR2 gets the same drawings,
-splits, order and word list.
+its stroke store (the .strokes file of every shard): the inputs are not read again, and
+DIR2 gets the same drawings, splits, shards, order, labels and word list (drawing
+(split, shard, row) is the same drawing in both). DIR2 holds images only. DIR may be a
+`build --no-images` directory. A raw recipe (time3) needs a build from raw inputs with a
+raw recipe; a simplified recipe needs one that stored simplified drawings.
 
 example:
   rasterfast render shards64 --recipe gray --size 128 --out shards128
@@ -21,7 +24,6 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR2", help="the new shard directory")
     p.add_argument("--recipe", required=True, help="preset name")
     p.add_argument("--size", type=int, help="image size in pixels (16-512)")
-    p.add_argument("--shard-size", type=int, metavar="N", help="default: as in DIR")
     p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS")
     p.add_argument("--workers", type=int)
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -32,7 +34,7 @@ def run(args) -> int:
     from ..pipeline import rerender
 
     manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
-                        shard_size=args.shard_size, scheduler=args.scheduler,
+                        scheduler=args.scheduler,
                         workers=args.workers, progress=not args.quiet)
     counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in manifest.splits)
     print(f"wrote {args.out}: {counts} drawings")

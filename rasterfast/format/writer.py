@@ -342,7 +342,7 @@ class ShardWriter:
         for role, tmp in self._tmp.items():
             os.replace(tmp, self.writer.path / entries[role].name)
         fsync_dir(self._dir)
-        entry = ShardEntry(self.index, self.n, **entries)
+        entry = ShardEntry(self.index, self.n, **{"images": None, **entries})
         atomic_write_bytes(self.writer._sidecar(self.split, self.index),
                            json.dumps(entry.to_json()).encode())
         self._closed = True

@@ -5,7 +5,7 @@ words outside ``--words``), simplifies raw drawings when the recipe draws
 simplified geometry, gives every drawing its split (test for Kaggle test
 files, else val or train by a hash of its key_id) and its bucket (a range of
 the order hash), and writes one Parquet file per (split, bucket) every
-``flush_rows`` drawings. The counts of the file go to ``strokes/_ingest/``;
+``flush_rows`` drawings. The counts of the file go to ``_shuffle/_ingest/``;
 a re-run skips a file whose counts are there.
 """
 
@@ -24,7 +24,7 @@ from ..errors import InputReadError
 from ..readers import Source, _read_source
 from ..readers._meta import ReadContext
 from .hashing import is_val, order_hash
-from .store import batch_to_table, word_counts, write_table_atomic
+from .shuffle import batch_to_table, word_counts, write_table_atomic
 
 __all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_dir"]
 

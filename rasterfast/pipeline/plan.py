@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .hashing import MAX_HASH
 from .ingest import piece_dir
-from .store import input_counts, read_tables, word_counts
+from .shuffle import input_counts, read_tables, word_counts
 
 __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds",
            "threshold_bucket", "ShardPlan", "plan_shards", "pieces"]

@@ -1,11 +1,15 @@
-"""Render: one Dask task per bucket of a split, from the stroke store to image shards.
+"""Render: one Dask task per bucket of a split, from the shuffle area to finished shards.
 
 The task reads its bucket, applies the plan (first occurrence of each key_id,
 the ``--per-word`` cut), orders the drawings by order hash (the test split
-keeps its input order), gives labels from the word list, and renders each
-planned shard a chunk at a time into one reused buffer, appending each chunk
-to its ``images.npy`` through :class:`rasterfast.format.Writer` (stream mode).
-Shards already finished are not redone.
+keeps its input order), gives labels from the word list, and writes each
+planned shard through :class:`rasterfast.format.Writer`: its drawings as a
+``.strokes`` file (the stroke store), and unless the build has no images, the
+images rendered a chunk at a time into one reused buffer and appended to its
+``images.npy`` (stream mode). Shards already finished are not redone.
+
+:func:`rerender_shards` is the task of ``rasterfast render``: shards of a
+finished build rendered again from their ``.strokes`` files.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..batch import StrokeBatch
 from .plan import first_occurrences, pieces
-from .store import input_counts, read_tables, table_to_batch
+from .shuffle import input_counts, read_tables, table_to_batch
 
-__all__ = ["RenderSpec", "RenderResult", "render_bucket"]
+__all__ = ["RenderSpec", "RenderResult", "render_bucket", "rerender_shards"]
 
 #: Bytes of images rendered per chunk before they are written out.
 _CHUNK_BYTES = 16 << 20
@@ -37,6 +42,7 @@ class RenderSpec:
     writer: object
     thresholds: dict = field(default_factory=dict)   # word -> largest order hash kept
     entropy: bool = True
+    images: bool = True                               # False: the stroke store only
 
 
 @dataclass
@@ -75,10 +81,8 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
 
 def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
                   sizes: list[int]) -> RenderResult:
-    """Task: render the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket."""
-    from ..entropy import sketch_entropy
+    """Task: write the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket."""
     from ..recipe import Recipe
-    from ..render import render
 
     writer = spec.writer
     table = read_tables(pieces(Path(spec.store), split, bucket))
@@ -102,23 +106,73 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
     labels = pc.index_in(pa.array(chosen.word, pa.string()), value_set=pa.array(
         list(spec.words), pa.string())).fill_null(-1)
     chosen.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)
-    # Render a chunk at a time into one reused buffer and append it to the shard file:
-    # warm pages and plain writes cost less than filling a fresh memmap and msync-ing it.
-    image_bytes = len(recipe.channels) * recipe.size * recipe.size
-    chunk = max(1, min(max(sizes), _CHUNK_BYTES // image_bytes))
-    buf = np.empty((chunk, len(recipe.channels), recipe.size, recipe.size), np.uint8)
+    # The stroke files keep times only for raw drawings: no recipe reads the times of
+    # simplified ones (time channels draw raw geometry), and they would cost 4 bytes a point.
+    keep_times = writer.strokes["times"]
+    geometry = chosen if bool(chosen.has_time) == keep_times else StrokeBatch.from_columns(
+        chosen.kind, chosen.x, chosen.y, np.zeros(0, np.int32), chosen.stroke_offsets,
+        chosen.drawing_offsets)
     for index, start, n in todo:
         batch = chosen.slice(start, start + n)
-        entropy = np.full(n, np.nan, np.float32)
         with writer.shard(split, index, n, stream=True) as sh:
-            for lo in range(0, n, chunk):
-                hi = min(n, lo + chunk)
-                out = buf[:hi - lo]
-                render(batch.slice(lo, hi), recipe, out=out)
-                if spec.entropy:
-                    entropy[lo:hi] = sketch_entropy(out)
-                sh.append(out)
-            sh.set_meta(batch, entropy=entropy if spec.entropy else None)
+            sh.set_strokes(geometry.slice(start, start + n))
+            entropy = _render_into(sh, batch, recipe, spec.entropy) if spec.images else None
+            sh.set_meta(batch, entropy=entropy)
             sh.set_labels(batch.label)
         res.rendered += n
     return res
+
+
+def _render_into(sh, batch, recipe, with_entropy: bool) -> np.ndarray | None:
+    """Render ``batch`` into shard ``sh`` (stream mode); its entropies when asked."""
+    from ..entropy import sketch_entropy
+    from ..render import render
+
+    # Render a chunk at a time into one reused buffer and append it to the shard file:
+    # warm pages and plain writes cost less than filling a fresh memmap and msync-ing it.
+    n = len(batch)
+    image_bytes = len(recipe.channels) * recipe.size * recipe.size
+    chunk = max(1, min(n, _CHUNK_BYTES // image_bytes))
+    buf = np.empty((chunk, len(recipe.channels), recipe.size, recipe.size), np.uint8)
+    entropy = np.full(n, np.nan, np.float32)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        out = buf[:hi - lo]
+        render(batch.slice(lo, hi), recipe, out=out)
+        if with_entropy:
+            entropy[lo:hi] = sketch_entropy(out)
+        sh.append(out)
+    return entropy if with_entropy else None
+
+
+def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: list,
+                    kind: str, entropy: bool = True) -> int:
+    """Task of ``rasterfast render``: render shards of a finished build again.
+
+    ``shards`` are ``(index, count, strokes file, labels file, meta file)`` of ``split``
+    in ``build_dir``; each becomes the same shard of ``writer``'s directory, with the
+    same drawings in the same order, labels and metadata (entropy recomputed).
+    Returns the drawings written.
+    """
+    import pyarrow.parquet as pq
+
+    from ..recipe import Recipe
+    from ..store import StrokeShard
+
+    recipe = Recipe.from_config(recipe)
+    root = Path(build_dir)
+    done = 0
+    for index, count, strokes, labels, meta in shards:
+        if writer.done(split, index) is not None:
+            continue
+        batch = StrokeShard(root / strokes, (kind, count)).batch()
+        table = pq.read_table(root / meta)
+        with writer.shard(split, index, count, stream=True) as sh:
+            ent = _render_into(sh, batch, recipe, entropy)
+            if ent is not None:
+                table = table.set_column(table.schema.get_field_index("entropy"), "entropy",
+                                         pa.array(ent, pa.float32()))
+            sh.set_meta(table)
+            sh.set_labels(np.load(root / labels, allow_pickle=False))
+        done += count
+    return done

@@ -1,9 +1,12 @@
 """``rasterfast.build``: inputs to a finished shard directory, in three Dask stages.
 
-1. ingest (one task per input file): text to the stroke store, by split and bucket;
+1. ingest (one task per input file): text to the shuffle area (Parquet pieces under
+   ``DIR/_shuffle/``), by split and bucket;
 2. plan (one task per bucket, key columns only): repeated key_ids, counts per word,
    the ``--per-word`` cut, then the shards of every split, decided on the driver;
-3. render (one task per bucket): the planned shards, through ``format.Writer``.
+3. render (one task per bucket): the planned shards, through ``format.Writer``: each
+   shard's drawings as a ``.strokes`` file (the stroke store) and, unless
+   ``images=False``, its rendered images. The shuffle area is removed at the end.
 
 Every stage is a list of ``dask.delayed`` tasks computed on the threaded or
 process scheduler of this machine, or on a ``distributed`` cluster; the tasks
@@ -32,7 +35,8 @@ from .render_stage import RenderSpec, render_bucket
 __all__ = ["build", "rerender", "SCHEDULERS"]
 
 SCHEDULERS = ("threads", "processes", "sync")
-STORE = "strokes"
+#: The build's temporary shuffle area inside the output directory (removed when finished).
+SHUFFLE = "_shuffle"
 #: Bytes of input text per drawing, to estimate counts before reading (Kaggle CSV rows).
 _ROW_BYTES = {"simplified": 500, "raw": 4200}
 _COMPRESSION_RATIO = {None: 1.0, "gzip": 3.5, "zstd": 4.0}
@@ -52,11 +56,12 @@ def _input_bytes(src) -> int:
 
 
 def _estimate(sources, kind: str, image_bytes: int) -> tuple[int, int]:
-    """(estimated drawings, estimated bytes the build writes)."""
+    """(estimated drawings, estimated bytes the build writes at its peak)."""
     text = sum(_input_bytes(s) for s in sources)
     n = max(1, text // _ROW_BYTES[kind])
-    store = text // 4                     # Parquet + zstd of the parsed strokes
-    return n, n * image_bytes + store
+    shuffle = text // 4                   # Parquet + zstd of the parsed strokes
+    strokes = text // 2                   # the .strokes files: flat arrays, no compression
+    return n, n * image_bytes + shuffle + strokes
 
 
 def _check_space(out: Path, need: int, n: int, image_bytes: int) -> None:
@@ -67,7 +72,8 @@ def _check_space(out: Path, need: int, n: int, image_bytes: int) -> None:
     if need > free:
         raise OSError(f"not enough disk space at {probe}: this build needs about "
                       f"{need / 1e9:,.1f} GB ({n:,} drawings estimated from the input sizes x "
-                      f"{image_bytes:,} bytes per image, plus the stroke store), "
+                      f"{image_bytes:,} bytes per image, plus the stroke store and the "
+                      f"shuffle area), "
                       f"{free / 1e9:,.1f} GB are free")
 
 
@@ -83,8 +89,8 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
           val_fraction: float = 0.05, seed: int = 0, words=None, per_word: int | None = None,
           recognized_only: bool = False, on_error: str = "raise", scheduler: str = "threads",
           workers: int | None = None, progress: bool = True, check_space: bool = True,
-          entropy: bool = True, stream=None):
-    """Build memory-mapped image shards from Quick, Draw! inputs.
+          entropy: bool = True, images: bool = True, stream=None):
+    """Build memory-mapped shards (images and the stroke store) from Quick, Draw! inputs.
 
     Parameters
     ----------
@@ -121,6 +127,14 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         Workers of the local scheduler (default: all cores).
     progress : bool
         Print progress to ``stream`` (stderr): a bar on a terminal, log lines otherwise.
+    entropy : bool
+        Compute each image's sketch entropy into the metadata (NaN otherwise, and
+        always NaN without images).
+    images : bool
+        Render and store the images. False: only the stroke store (every shard's
+        ``.strokes`` file, labels and metadata), which :class:`rasterfast.StrokeDataset`
+        renders on the fly at any recipe and size the stored drawings allow, and
+        ``rasterfast render`` turns into images later.
 
     Returns
     -------
@@ -154,7 +168,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     sources = find_sources(inputs)
     kind = recipe.needs
     channels = len(recipe.channels)
-    image_bytes = channels * recipe.size * recipe.size
+    image_bytes = channels * recipe.size * recipe.size if images else 0
     n_est, need = _estimate(sources, kind, image_bytes)
     if (out / "manifest.json").exists():
         raise FileExistsError(f"{out} is a finished build (it has manifest.json); "
@@ -163,7 +177,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         _check_space(out, need, n_est, image_bytes)
     rows_per_bucket = max(1, _BUCKET_BYTES // (_ROW_BYTES[kind] // 2))
     bucket_bits = min(12, max(0, math.ceil(math.log2(max(1, n_est / rows_per_bucket)))))
-    store = out / STORE
+    store = out / SHUFFLE
     spec = IngestSpec(store=str(store), geometry="raw" if kind == "raw" else "simplified",
                       seed=seed, val_fraction=val_fraction, bucket_bits=bucket_bits,
                       words=words, recognized_only=recognized_only, on_error=on_error)
@@ -175,52 +189,79 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
                              progress=Progress("ingest", len(tasks), lambda r: r.read,
                                                stream=stream, enabled=progress))
         return _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed,
-                                scheduler, workers, client, progress, stream, entropy)
+                                scheduler, workers, client, progress, stream, entropy, images)
     finally:
         if client is not None:
             client.close()
 
 
-def rerender(build_dir, out, recipe, *, size: int | None = None, shard_size: int | None = None,
-             scheduler: str = "threads", workers: int | None = None, progress: bool = True,
-             entropy: bool = True, stream=None):
+def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str = "threads",
+             workers: int | None = None, progress: bool = True, entropy: bool = True,
+             stream=None):
     """Render a finished build again, at another recipe or size, from its stroke store.
 
-    The inputs are not read again: ``out`` gets the same drawings, splits, order and
-    word list as ``build_dir`` (whose stroke store it uses in place).
+    The inputs are not read again: ``out`` gets the same drawings, splits, shards, order,
+    labels and metadata as ``build_dir`` (drawing ``(split, shard, row)`` is the same in
+    both), rendered from the ``.strokes`` files. ``out`` holds images only; the stroke
+    store stays in ``build_dir``.
+
+    Raises
+    ------
+    ValueError
+        ``build_dir`` has no stroke store, or stores drawings the recipe cannot draw
+        (e.g. a raw-time recipe on simplified drawings).
+    FileExistsError
+        ``out`` is a finished shard directory.
 
     Returns
     -------
     rasterfast.format.Manifest
     """
-    from ..format.manifest import Manifest
-    from ..recipe import Recipe
-    from .ingest import IngestResult
+    from dask import delayed
 
-    build_dir = Path(build_dir)
-    store = build_dir / STORE
-    old = Manifest.load(build_dir)
-    config = json.loads((store / "_config.json").read_text())
-    spec = IngestSpec(store=str(store), **{k: (tuple(v) if isinstance(v, list) else v)
-                                           for k, v in config["spec"].items()})
+    from ..format import Reader, Writer
+    from ..recipe import Recipe
+    from ..store import check_recipe
+    from .render_stage import rerender_shards
+
+    source = Reader(build_dir)
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
-    if recipe.needs == "raw" and spec.geometry != "raw":
-        raise ValueError(f"recipe {recipe!r} draws from raw drawings, but {build_dir} stored "
-                         "simplified ones (build it from the raw inputs)")
-    ingested = [IngestResult.from_json(json.loads(p.read_text()))
-                for p in sorted((store / "_ingest").glob("*.json"))]
-    extra = old.extra or {}
+    elif size is not None and size != recipe.size:
+        raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
+    if not source.has_strokes:
+        raise ValueError(f"{build_dir} has no stroke store (a build of rasterfast < 0.2, or a "
+                         "directory written by rasterfast render): build it again from the inputs")
+    check_recipe(recipe, source.stroke_kind, source.stroke_times, build_dir)
+    out = Path(out)
+    if (out / "manifest.json").exists():
+        raise FileExistsError(f"{out} is a finished build (it has manifest.json); "
+                              "choose another directory or remove it")
+    old = source.manifest
     stream = stream if stream is not None else sys.stderr
+    writer = Writer(out, recipe, list(old.words), channels=len(recipe.channels),
+                    size=recipe.size, seed=old.seed)
+    per_task = 8   # shards per task: enough tasks for every worker, few enough to schedule
+    tasks = []
+    for split in old.splits:
+        entries = [(sh.index, sh.count, sh.strokes.name, sh.labels.name, sh.meta.name)
+                   for sh in old.shards(split)]
+        for i in range(0, len(entries), per_task):
+            tasks.append(delayed(rerender_shards, pure=False)(
+                writer, recipe.get_config(), str(source.path), split, entries[i:i + per_task],
+                source.stroke_kind, entropy))
     client = _client(scheduler)
     try:
-        return _plan_and_render(
-            ingested, spec, recipe, Path(out), tuple(old.words), extra.get("per_word"),
-            shard_size or extra.get("shard_size", 8192), old.seed or 0, scheduler, workers,
-            client, progress, stream, entropy)
+        run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
+                  progress=Progress("render", len(tasks), lambda n: n, stream=stream,
+                                    enabled=progress))
     finally:
         if client is not None:
             client.close()
+    extra = dict(old.extra or {})
+    extra["rendered_from"] = os.path.abspath(source.path)
+    return writer.finish(inputs=old.inputs, rejects=old.rejects, extra=extra,
+                         expected={s: len(old.shards(s)) for s in old.splits})
 
 
 def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
@@ -234,7 +275,7 @@ def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
             raise ValueError(f"{store.parent} holds an unfinished build of other inputs or "
                              "options; remove it to start over")
         return
-    if store.parent.exists() and any(p.name != STORE for p in store.parent.iterdir()):
+    if store.parent.exists() and any(p.name != SHUFFLE for p in store.parent.iterdir()):
         raise FileExistsError(f"{store.parent} is not empty and holds no rasterfast build")
     store.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -243,7 +284,7 @@ def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
 
 
 def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed, scheduler,
-                     workers, client, progress, stream, entropy):
+                     workers, client, progress, stream, entropy, images):
     from dask import delayed
 
     from ..format import Writer
@@ -305,10 +346,13 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
         plans[split] = plan_shards(split, per_bucket, shard_size)
     plans["test"] = plan_shards("test", {0: sum(test_count.counts.values())}, shard_size)
     # 3. render
-    writer = Writer(out, recipe, list(words), channels=channels, size=recipe.size, seed=seed)
+    writer = Writer(out, recipe, list(words), channels=channels, size=recipe.size, seed=seed,
+                    parts=("images", "strokes") if images else ("strokes",),
+                    strokes={"kind": spec.geometry, "times": spec.geometry == "raw"})
     rspec = RenderSpec(store=str(store), recipe=recipe.get_config(), words=tuple(words),
                        writer=writer, thresholds={w: t for w, t in thresholds.items()
-                                                  if t != int(MAX_HASH)}, entropy=entropy)
+                                                  if t != int(MAX_HASH)}, entropy=entropy,
+                       images=images)
     tasks = [delayed(render_bucket, pure=False)(rspec, split, b, first, sizes)
              for split, plan in plans.items() for b, first, sizes in plan.buckets]
     rendered = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
@@ -335,7 +379,7 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
     if rejects:  # the manifest keeps a summary; every reject is listed here
         import pyarrow as pa
 
-        from .store import write_table_atomic
+        from .shuffle import write_table_atomic
 
         write_table_atomic(pa.table({
             "source": [r.source for r in rejects], "record": [int(r.record) for r in rejects],
@@ -345,6 +389,8 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
     extra = {"val_fraction": spec.val_fraction, "per_word": per_word,
              "recognized_only": spec.recognized_only, "shard_size": shard_size,
              "order": "keyed splitmix64 hash of key_id (seed); test split in input order",
-             "duplicates_kept": "first occurrence in input order",
-             "stroke_store": os.path.relpath(store, out)}
-    return writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected)
+             "duplicates_kept": "first occurrence in input order"}
+    manifest = writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected)
+    # Only after the commit point: a build killed before it resumes from the shuffle area.
+    shutil.rmtree(store, ignore_errors=True)
+    return manifest

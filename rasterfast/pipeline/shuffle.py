@@ -1,11 +1,12 @@
-"""The stroke store: drawings as Parquet (zstd), the state between ingest and render.
+"""The build's shuffle area: drawings as Parquet (zstd), the state between ingest and render.
 
-A build keeps its parsed drawings under ``DIR/strokes/`` so that another
-recipe or size (``rasterfast render``) never reads the CSVs again. Each file
-holds one input's drawings of one bucket (a range of the order hash) of one
-split; strokes are nested lists, ``x``, ``y`` (and ``t``) as
-``list<list<int16 | float32 | int32>>``, built from the StrokeBatch offsets
-without copying the points.
+Ingest writes each input's drawings of one bucket (a range of the order hash) of one
+split as Parquet under ``DIR/_shuffle/``; a render task reads one bucket back. Strokes
+are nested lists, ``x``, ``y`` (and ``t``) as ``list<list<int16 | float32 | int32>>``,
+built from the StrokeBatch offsets without copying the points. The area is temporary:
+the build removes it once ``manifest.json`` is written (the persistent stroke store is
+the ``.strokes`` file of every shard, :mod:`rasterfast.store`), and it is what a killed
+build resumes from.
 """
 
 from __future__ import annotations
