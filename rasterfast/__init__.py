@@ -33,6 +33,7 @@ __all__ = [
     "Reader",
     "verify",
     "ShardDataset",
+    "StrokeDataset",
     "ShardLoader",
     "to_float",
     "map_at_k",
@@ -44,10 +45,11 @@ __all__ = [
     "__version__",
 ]
 
-# Names imported on first use: torch (ShardDataset, to_float) and dask (build) are heavy,
+# Names imported on first use: torch (ShardDataset, StrokeDataset, to_float) and dask (build) are heavy,
 # and `import rasterfast` should not pay for them.
 _LAZY = {
     "ShardDataset": "rasterfast.data",
+    "StrokeDataset": "rasterfast.data",
     "ShardLoader": "rasterfast.data",
     "to_float": "rasterfast.gpu",
     "build": "rasterfast.pipeline",

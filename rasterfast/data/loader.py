@@ -1,4 +1,4 @@
-"""ShardLoader: iterate a ShardDataset with prefetch threads (or DataLoader workers).
+"""ShardLoader: iterate a ShardDataset or StrokeDataset with prefetch threads (or DataLoader workers).
 
 It counts the batches the training loop has consumed, for exact resumption.
 """
@@ -8,17 +8,17 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-from .dataset import ShardDataset
+from .base import BatchDataset
 
 __all__ = ["ShardLoader"]
 
 
 class ShardLoader:
-    """Batches of a :class:`ShardDataset`, gathered ahead in the main process.
+    """Batches of a :class:`ShardDataset` or :class:`StrokeDataset`, made ahead in the main process.
 
     Parameters
     ----------
-    dataset : ShardDataset
+    dataset : ShardDataset or StrokeDataset
     threads : int
         Threads gathering batches ahead (0: gather on demand in the caller's thread).
         ``numpy.take`` releases the GIL, so threads run the copies in parallel; and there
@@ -42,10 +42,11 @@ class ShardLoader:
     ``loader.set_epoch(e)`` (or ``dataset.set_epoch(e)``) before each epoch.
     """
 
-    def __init__(self, dataset: ShardDataset, *, threads: int = 2, prefetch: int | None = None,
+    def __init__(self, dataset: BatchDataset, *, threads: int = 2, prefetch: int | None = None,
                  pin_memory: bool = False, num_workers: int = 0, **dataloader_kwargs):
-        if not isinstance(dataset, ShardDataset):
-            raise TypeError(f"dataset must be a ShardDataset, got {type(dataset).__name__}")
+        if not isinstance(dataset, BatchDataset):
+            raise TypeError(f"dataset must be a ShardDataset or StrokeDataset, got "
+                            f"{type(dataset).__name__}")
         for name, v in (("threads", threads), ("num_workers", num_workers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {v!r}")

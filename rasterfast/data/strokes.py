@@ -1,0 +1,174 @@
+"""StrokeDataset: whole uint8 batches rendered on the fly from the stroke store.
+
+Each batch's drawings are gathered from the memory-mapped ``.strokes`` files of the
+shard directory (:meth:`rasterfast.format.Reader.strokes`, one GIL-free kernel pass to
+size the batch and one to copy) and rendered by the Cython kernels
+(:func:`rasterfast.render`, GIL released) into the output tensor, split over a thread
+pool. Order, partition, filters, epochs and resuming are those of
+:class:`~rasterfast.data.base.BatchDataset`, shared with :class:`ShardDataset`: for the
+same directory, split, seed and epoch both give the same drawings in the same batches,
+and the images are byte-identical to those a build with the same recipe stored.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from torch.utils.data import get_worker_info
+
+from ..format import Reader
+from ..recipe import Recipe
+from ..render import render
+from ..store import check_recipe
+from .base import BatchDataset
+from .order import DEFAULT_WINDOW
+
+__all__ = ["StrokeDataset"]
+
+#: Most threads a StrokeDataset renders one batch with by default.
+_MAX_DEFAULT_THREADS = 8
+#: Fewest drawings a render thread is given: below this, the per-call work of a thread
+#: (gather and render setup, ~20-40 us) costs more than the drawings.
+_MIN_ROWS_PER_THREAD = 32
+
+
+def _default_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(_MAX_DEFAULT_THREADS, cores))
+
+
+class StrokeDataset(BatchDataset):
+    """Batches rendered on the fly from a shard directory's stroke store, for PyTorch.
+
+    Parameters
+    ----------
+    path : str or Path
+        A finished shard directory with a stroke store (any build of rasterfast >= 0.2;
+        ``rasterfast build --no-images`` writes only the store).
+    recipe : Recipe or str
+        How to draw: a :class:`rasterfast.Recipe` or a preset name (at ``size``). Any
+        recipe the stored drawings allow: a store built with a simplified recipe holds
+        simplified drawings (recipes with ``geometry="simplified"``: gray, beluga,
+        order3, any size); one built from raw inputs with a raw recipe holds raw points
+        and times (geometry ``"scale"`` or ``"simplify"``: time3, time3-gradient).
+    split, batch_size, shuffle, seed, drop_last, words, recognized, entropy, \
+return_key_ids, rank, world_size, order, window, block
+        As :class:`rasterfast.ShardDataset` (the same batches for the same values).
+        The ``entropy`` filter needs a build that stored images.
+    size : int, optional
+        Image size for a preset name.
+    augment : None
+        Stroke augmentation; only ``None`` (no augmentation) exists yet.
+    threads : int, optional
+        Threads that render one batch (its rows cut into ``threads`` runs of at least
+        32 drawings, each gathered and rendered with the GIL released). Default: the
+        cores this process may use, at most 8, and 1 inside a DataLoader worker
+        process (the workers are the parallelism there).
+
+    Raises
+    ------
+    ValueError
+        No stroke store, a recipe the store cannot serve (e.g. ``time3`` on a store
+        of simplified drawings), a bad value.
+    ShardFormatError
+        A stroke file that is missing, truncated, of an unknown version or not the
+        drawings the manifest lists; the message names the file. (A stroke file
+        whose offsets were altered is found when it is first read; altered
+        coordinates are found by :func:`rasterfast.format.verify` only.)
+
+    Notes
+    -----
+    Batches are dicts as those of :class:`ShardDataset`: ``images`` uint8
+    ``[B, C, S, S]`` (``C, S`` of the recipe), ``labels`` int64 ``[B]``, ``key_ids``
+    when asked. With ``augment=None``, batch ``i`` of an epoch is byte-identical to
+    batch ``i`` of ``ShardDataset`` over a build of the same recipe (tested on the real
+    sample for gray, beluga, order3 and time3).
+
+    It works with ``DataLoader(ds, batch_size=None, num_workers=k)`` and with
+    :class:`rasterfast.ShardLoader` (whose prefetch threads render batches ahead).
+    """
+
+    def __init__(self, path, recipe, split: str = "train", batch_size: int = 256,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False, words=None,
+                 recognized=None, entropy=None, return_key_ids: bool = False,
+                 rank: int | None = None, world_size: int | None = None, *,
+                 size: int | None = None, augment=None, threads: int | None = None,
+                 order: str | None = None, window: int = DEFAULT_WINDOW, block: int = 1):
+        if isinstance(recipe, str):
+            recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
+        elif not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a Recipe or a preset name, got "
+                            f"{type(recipe).__name__}")
+        elif size is not None and size != recipe.size:
+            raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
+        if augment is not None:
+            raise ValueError(f"augment must be None: stroke augmentation is not part of this "
+                             f"version of rasterfast, got {augment!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
+        reader = Reader(path)
+        if not reader.has_strokes:
+            raise ValueError(f"{reader.path} has no stroke store (parts "
+                             f"{list(reader.manifest.parts)}): build it again with "
+                             f"rasterfast >= 0.2, or read its images with ShardDataset")
+        check_recipe(recipe, reader.stroke_kind, reader.stroke_times, reader.path)
+        self.recipe = recipe
+        self.threads = threads
+        super().__init__(reader, split, batch_size, shuffle, seed, drop_last, words, recognized,
+                         entropy, return_key_ids, rank, world_size, order=order, window=window,
+                         block=block)
+        # Every file's header now, so that a truncated, foreign or newer-version stroke
+        # file is an error when the dataset is made, not in the middle of an epoch.
+        reader.strokes(split).check_headers()
+        self._pool: ThreadPoolExecutor | None = None   # made on first use, per process
+        self._pool_size = 0
+        self._pool_lock = threading.Lock()
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_pool"], state["_pool_size"] = None, 0
+        del state["_pool_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pool_lock = threading.Lock()
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, S, S)`` of the recipe."""
+        return self.recipe.shape
+
+    def _threads(self) -> int:
+        if self.threads is not None:
+            return self.threads
+        return 1 if get_worker_info() is not None else _default_threads()
+
+    def _render_rows(self, rows: np.ndarray, out: np.ndarray) -> None:
+        render(self.reader.strokes(self.split).gather(rows), self.recipe, out=out)
+
+    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
+        n = len(rows)
+        k = max(1, min(self._threads(), n // _MIN_ROWS_PER_THREAD))
+        if k == 1:
+            self._render_rows(rows, out)
+            return
+        with self._pool_lock:
+            if self._pool is None or self._pool_size < k:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(k, thread_name_prefix="rasterfast-render")
+                self._pool_size = k
+            pool = self._pool
+        cuts = np.linspace(0, n, k + 1).astype(np.int64)
+        futures = [pool.submit(self._render_rows, rows[a:b], out[a:b])
+                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        for f in futures:
+            f.result()
