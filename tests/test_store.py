@@ -1,0 +1,186 @@
+"""The .strokes file (rasterfast/store): byte layout, round trips, gathers, tampered bytes."""
+
+import struct
+import threading
+
+import numpy as np
+import pytest
+
+from rasterfast import ShardFormatError, StrokeBatch, read_drawings
+from rasterfast._ext._strokes import _stroke_copy, _stroke_sizes
+from rasterfast.store import (
+    HEADER_BYTES,
+    MAGIC,
+    STROKES_VERSION,
+    StrokeSet,
+    StrokeShard,
+    iter_strokes_bytes,
+    read_header,
+)
+
+
+def write(path, batch):
+    with open(path, "wb") as fh:
+        for piece in iter_strokes_bytes(batch):
+            fh.write(piece)
+    return path
+
+
+def same(a, b):
+    assert a.kind == b.kind and len(a) == len(b)
+    for name in ("x", "y", "stroke_offsets", "drawing_offsets"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.has_time == b.has_time
+    if a.has_time:
+        assert np.array_equal(a.t, b.t)
+
+
+def test_byte_layout_by_hand(tmp_path):
+    """Two drawings: [[0, 5], [1, 6]] + a one-point stroke [7], [8]; then an empty one."""
+    b = StrokeBatch.from_lists([[[[0, 5], [1, 6]], [[7], [8]]], []], "simplified")
+    data = write(tmp_path / "a.strokes", b).read_bytes()
+    assert data[:8] == MAGIC == b"RFSTROKE"
+    version, flags, kind, coords = struct.unpack_from("<IIBB", data, 8)
+    assert (version, flags, kind, coords) == (STROKES_VERSION, 0, 0, 1)
+    assert struct.unpack_from("<QQQ", data, 24) == (2, 2, 3)
+    assert data[18:24] == bytes(6) and data[48:64] == bytes(16)
+    # drawing_offsets at 64, stroke_offsets at 128, x at 192, y at 256 (each 64-aligned)
+    assert np.frombuffer(data, "<i8", 3, 64).tolist() == [0, 2, 2]
+    assert np.frombuffer(data, "<i8", 3, 128).tolist() == [0, 2, 3]
+    assert np.frombuffer(data, "<i2", 3, 192).tolist() == [0, 5, 7]
+    assert np.frombuffer(data, "<i2", 3, 256).tolist() == [1, 6, 8]
+    assert len(data) == 256 + 3 * 2
+    assert data[88:128] == bytes(40)  # padding is zeros
+
+
+def test_raw_keeps_float_points_and_times(tmp_path, data_dir):
+    raw = next(iter(read_drawings(data_dir / "ndjson" / "raw" / "cat.ndjson.gz")))
+    path = write(tmp_path / "r.strokes", raw)
+    lay = read_header(path)
+    assert (lay.kind, lay.times, str(lay.coords)) == ("raw", True, "float32")
+    same(StrokeShard(path).batch(), raw.take(np.arange(len(raw))))
+
+
+def test_gather_over_many_files_equals_take(tmp_path, data_dir):
+    parts = [b for p in sorted((data_dir / "ndjson" / "simplified").iterdir())[:12]
+             for b in read_drawings(p)]
+    paths = [write(tmp_path / f"{i}.strokes", b) for i, b in enumerate(parts)]
+    paths.append(write(tmp_path / "empty.strokes", StrokeBatch.from_lists([], "simplified")))
+    counts = [len(b) for b in parts] + [0]
+    ref = StrokeBatch.concat(parts)
+    s = StrokeSet(paths, counts, "simplified")
+    rng = np.random.default_rng(0)
+    for rows in (rng.integers(0, len(ref), 200), np.arange(len(ref))[::-1],
+                 np.zeros(0, np.int64), np.array([len(ref) - 1])):
+        same(s.gather(rows), ref.take(rows))
+    with pytest.raises(IndexError):
+        s.gather([len(ref)])
+    with pytest.raises(IndexError):
+        s.gather([-1])
+
+
+def test_gather_from_threads(tmp_path, data_dir):
+    parts = [b for p in sorted((data_dir / "ndjson" / "simplified").iterdir())[:30]
+             for b in read_drawings(p)]
+    paths = [write(tmp_path / f"{i}.strokes", b) for i, b in enumerate(parts)]
+    ref = StrokeBatch.concat(parts)
+    s = StrokeSet(paths, [len(b) for b in parts], "simplified")  # nothing mapped yet
+    rng = np.random.default_rng(1)
+    jobs = [rng.integers(0, len(ref), 300) for _ in range(8)]
+    got = [None] * len(jobs)
+
+    def run(i):
+        got[i] = s.gather(jobs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for rows, g in zip(jobs, got, strict=True):
+        same(g, ref.take(rows))
+
+
+def test_pickled_set_maps_again(tmp_path, data_dir):
+    import pickle
+
+    b = next(iter(read_drawings(data_dir / "ndjson" / "simplified" / "cat.ndjson")))
+    s = StrokeSet([write(tmp_path / "a.strokes", b)], [len(b)], "simplified")
+    s.gather([0])
+    t = pickle.loads(pickle.dumps(s))
+    same(t.gather([3, 1]), b.take(np.array([3, 1])))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d.__setitem__(slice(0, 8), b"NOTSTROK"), "not a rasterfast stroke file"),
+    (lambda d: d.__setitem__(slice(8, 12), (2).to_bytes(4, "little")), "version 2"),
+    (lambda d: d.__setitem__(16, 9), "unknown kind"),
+    (lambda d: d.__setitem__(12, 4), "flags"),
+    (lambda d: d.__setitem__(slice(32, 40), (10**6).to_bytes(8, "little")), "truncated"),
+    (lambda d: d.__setitem__(slice(72, 80), (-1).to_bytes(8, "little", signed=True)),
+     "drawing_offsets must rise"),
+    (lambda d: d.__setitem__(slice(64, 72), (1).to_bytes(8, "little")),
+     "drawing_offsets must rise"),
+    (lambda d: d.extend(b"x"), "longer than its header"),
+    (lambda d: d.__delitem__(slice(40, None)), "too short"),
+])
+def test_tampered_files_are_errors_naming_them(tmp_path, data_dir, edit, match):
+    b = next(iter(read_drawings(data_dir / "ndjson" / "simplified" / "cat.ndjson")))
+    path = write(tmp_path / "a.strokes", b)
+    data = bytearray(path.read_bytes())
+    edit(data)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ShardFormatError, match=match) as err:
+        StrokeShard(path)
+    assert "a.strokes" in str(err.value)
+
+
+def test_manifest_and_file_must_agree(tmp_path, data_dir):
+    b = next(iter(read_drawings(data_dir / "ndjson" / "simplified" / "cat.ndjson")))
+    path = write(tmp_path / "a.strokes", b)
+    with pytest.raises(ShardFormatError, match="manifest says"):
+        StrokeShard(path, ("simplified", len(b) + 1))
+    with pytest.raises(ShardFormatError, match="manifest says"):
+        StrokeSet([path], [len(b)], "raw").check_headers()
+    with pytest.raises(ShardFormatError, match="missing"):
+        StrokeShard(tmp_path / "nope.strokes")
+
+
+def test_kernel_checks_every_offset_it_reads():
+    """The gather kernel itself refuses offsets outside the counts (no read out of bounds),
+    even when given arrays that the Python checks never saw."""
+    do = np.array([0, 2, 5], np.int64)            # drawing 1 claims strokes 2..5 of 3
+    so = np.array([0, 3, 6, 9], np.int64)
+    x = np.zeros(9, np.int16)
+    addr = lambda a: np.array([a.ctypes.data], np.uint64)  # noqa: E731
+    n_d, n_s, n_p = (np.array([v], np.int64) for v in (2, 3, 9))
+    out_s, out_p = np.empty(1, np.int64), np.empty(1, np.int64)
+    args = (addr(do), addr(so), n_d, n_s, n_p)
+    assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([0], np.int64), out_s,
+                         out_p) == (0, -1)
+    assert (out_s[0], out_p[0]) == (2, 6)
+    assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([1], np.int64), out_s,
+                         out_p) == (2, 0)
+    assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([2], np.int64), out_s,
+                         out_p) == (1, 0)
+    assert _stroke_sizes(*args, np.ones(1, np.int64), np.array([0], np.int64), out_s,
+                         out_p) == (1, 0)
+    # copy: outputs smaller than the drawing are refused before any byte is written
+    ox = np.zeros(2, np.int16)
+    status, _ = _stroke_copy(addr(do), addr(so), addr(x), addr(x), np.zeros(1, np.uint64), n_d,
+                             n_s, n_p, 2, np.zeros(1, np.int64), np.array([0], np.int64),
+                             np.array([0, 2], np.int64), np.empty(3, np.int64),
+                             ox.view(np.uint8), ox.view(np.uint8), np.zeros(0, np.uint8))
+    assert status == 3
+    # a stroke offset inside the drawing's range but past its end point
+    so_bad = np.array([0, 7, 6, 9], np.int64)
+    status, _ = _stroke_copy(addr(do), addr(so_bad), addr(x), addr(x), np.zeros(1, np.uint64),
+                             n_d, n_s, n_p, 2, np.zeros(1, np.int64), np.array([0], np.int64),
+                             np.array([0, 2], np.int64), np.empty(3, np.int64),
+                             np.zeros(12, np.uint8), np.zeros(12, np.uint8),
+                             np.zeros(0, np.uint8))
+    assert status == 2
+
+
+def test_header_size_constant():
+    assert HEADER_BYTES == 64
