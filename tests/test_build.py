@@ -370,11 +370,37 @@ def test_preview_of_a_shard_directory(tmp_path, simplified_build, capsys):
                              contact_sheet(reader.gather("val", rows),
                                            [words[i] for i in rows], cols=4, zoom=2))
         assert png.read_bytes() == expected.read_bytes(), pick
-    # A finished build is already drawn: a recipe there is a mistake, said plainly.
-    assert cli.main(["preview", str(out), "--recipe", "beluga", "--out",
+    # Issue 11: with a recipe, the drawings come from the stroke store, drawn on the fly.
+    png = tmp_path / "beluga.png"
+    assert cli.main(["preview", str(out), "--split", "val", "--recipe", "beluga", "--size", "48",
+                     "--n", "12", "--cols", "4", "--out", str(png)]) == 0
+    assert "drawn from the stroke store" in capsys.readouterr().out
+    drawn = render(reader.strokes("val").gather(np.arange(12)), Recipe.preset("beluga", size=48))
+    expected = write_png(tmp_path / "expected.png",
+                         contact_sheet(drawn, words[:12], cols=4, zoom=1))
+    assert png.read_bytes() == expected.read_bytes()
+    # a time recipe on simplified drawings, said plainly
+    assert cli.main(["preview", str(out), "--recipe", "time3", "--out",
+                     str(tmp_path / "x.png")]) == 2
+    assert "stores simplified" in capsys.readouterr().err
+    # images only (a `rasterfast render` output): already drawn, a recipe is a mistake
+    rerender(out, tmp_path / "r", "gray", size=16, progress=False)
+    assert cli.main(["preview", str(tmp_path / "r"), "--recipe", "beluga", "--out",
                      str(tmp_path / "x.png")]) == 2
     assert "already drawn" in capsys.readouterr().err
     assert cli.main(["preview", str(out), "--split", "nope", "--out",
                      str(tmp_path / "x.png")]) == 2
     assert "no split 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_inspect_names_the_parts(tmp_path, simplified_build, capsys):
+    from rasterfast import cli
+
+    out, manifest = simplified_build
+    assert cli.main(["inspect", str(out), "--words", "2"]) == 0
+    text = capsys.readouterr().out
+    size = sum(sh.strokes.size for s in manifest.splits for sh in manifest.shards(s))
+    n = sum(manifest.count(s) for s in manifest.splits)
+    assert f"images uint8 [1, {SIZE}, {SIZE}] + stroke store (simplified int16; " \
+           f"{size / n:,.0f} bytes a drawing)" in text

@@ -8,8 +8,9 @@ import json
 import numpy as np
 
 HELP = """\
-Print the recipe, the drawings per split and word, the rejects and the sketch-entropy
-percentiles of a shard directory (from its manifest and metadata; images are not read).
+Print what a shard directory holds (images, stroke store and its bytes per drawing), the
+recipe, the drawings per split and word, the rejects and the sketch-entropy percentiles
+(from its manifest and metadata; images and strokes are not read).
 
 example:
   rasterfast inspect shards64 --words 20
@@ -30,8 +31,17 @@ def run(args) -> int:
 
     reader = Reader(args.dir)
     m = reader.manifest
-    print(f"{args.dir}: format {m.format_version}, {m.num_classes} words, images uint8 "
-          f"{list(m.image_shape)}, seed {m.seed}")
+    parts = []
+    if m.has_images:
+        parts.append(f"images uint8 {list(m.image_shape)}")
+    if m.has_strokes:
+        n = sum(m.count(s) for s in m.splits)
+        size = sum(sh.strokes.size for s in m.splits for sh in m.shards(s))
+        parts.append(f"stroke store ({m.strokes['kind']} {m.strokes['coords']}"
+                     f"{', with times' if m.strokes['times'] else ''}; "
+                     f"{size / max(1, n):,.0f} bytes a drawing)")
+    print(f"{args.dir}: format {m.format_version}, {m.num_classes} words, "
+          f"{' + '.join(parts)}, seed {m.seed}")
     print("recipe:", json.dumps(m.recipe, sort_keys=True))
     for split in reader.splits:
         meta = reader.meta(split, columns=["word", "entropy"])

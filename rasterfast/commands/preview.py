@@ -17,8 +17,9 @@ order. One-channel recipes show as gray, three-channel ones as RGB (channel 0 re
 Given a finished shard directory (one holding manifest.json) instead, it shows the stored
 images themselves, as training will see them: --split picks the split (default train),
 --pick first|low-entropy|high-entropy which drawings (the first rows, or the extremes of
-sketch entropy, where scribbles and near-empty drawings gather). --recipe and --size do
-not apply there: use `rasterfast render` to draw a build at another recipe or size.
+sketch entropy, where scribbles and near-empty drawings gather). With --recipe, --size or
+--line-width, or for a `build --no-images` directory, the drawings are drawn from its
+stroke store instead, as StrokeDataset would (any recipe the stored drawings allow).
 
 examples:
   rasterfast preview train_simplified/cat.csv train_simplified/dog.csv --recipe beluga \\
@@ -26,6 +27,7 @@ examples:
   rasterfast preview train_raw/ --recipe time3 --n 100 --cols 10 --out time3.png
   rasterfast preview --list-recipes
   rasterfast preview shards64 --split val --pick high-entropy --out odd.png
+  rasterfast preview shards64 --recipe beluga --size 128 --out beluga128.png
 """
 
 
@@ -149,12 +151,24 @@ def _from_shards(args, root: Path):
 
     from ..format import Reader
 
-    if args.recipe is not None or args.size is not None or args.line_width is not None:
-        raise ValueError(f"{root} is a finished build: its images are already drawn, so "
-                         f"--recipe/--size/--line-width do not apply; to see another recipe, "
-                         f"`rasterfast render {root} --recipe R --size S --out DIR2` and "
-                         f"preview that")
     reader = Reader(root)
+    redraw = args.recipe is not None or args.size is not None or args.line_width is not None
+    if redraw and not reader.has_strokes:
+        raise ValueError(f"{root} holds images only (no stroke store): its images are already "
+                         f"drawn, so --recipe/--size/--line-width do not apply")
+    recipe = None
+    if redraw or not reader.has_images:   # draw from the stroke store, as StrokeDataset does
+        from ..recipe import Recipe
+        from ..store import check_recipe
+
+        if args.recipe is None:   # the build's recipe, with --size / --line-width if given
+            recipe = Recipe.from_config(reader.manifest.recipe)
+            changes = {k: v for k, v in (("size", args.size), ("line_width", args.line_width))
+                       if v is not None}
+            recipe = recipe.replace(**changes) if changes else recipe
+        else:
+            recipe = _recipe(args)
+        check_recipe(recipe, reader.stroke_kind, reader.stroke_times, root)
     split = args.split or "train"
     if split not in reader.splits:
         raise ValueError(f"{root} has no split {split!r}; it has {', '.join(reader.splits)}")
@@ -173,16 +187,25 @@ def _from_shards(args, root: Path):
         meta = reader.meta(split, columns=["word", "key_id", "entropy"])
         ent = meta.column("entropy").to_numpy(zero_copy_only=False).astype(np.float64)
         # NaN (entropy not computed) sorts last either way
+        if np.isnan(ent).all():
+            raise ValueError(f"--pick {pick} needs the images' entropy, which {root} does not "
+                             f"have (a --no-images build); use --pick first")
         key = np.nan_to_num(ent if pick == "low-entropy" else -ent, nan=np.inf)
         rows = np.argsort(key, kind="stable")[:args.n]
-    images = reader.gather(split, rows)     # any row order works
+    if recipe is None:
+        images = reader.gather(split, rows)     # any row order works
+    else:
+        from ..render import render
+
+        images = render(reader.strokes(split).gather(rows), recipe)
     chosen = meta.take(pa.array(rows))
     labels = [w if w else f"#{k}" for w, k in zip(chosen.column("word").to_pylist(),
                                                    chosen.column("key_id").to_pylist(),
                                                    strict=True)]
-    recipe = reader.manifest.recipe
-    desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}, channels "
-            f"{', '.join(recipe.get('channels', []))} at {images.shape[-1]} px")
+    channels = reader.manifest.recipe.get("channels", []) if recipe is None else recipe.channels
+    source = "" if recipe is None else ", drawn from the stroke store"
+    desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}{source}, channels "
+            f"{', '.join(channels)} at {images.shape[-1]} px")
     return images, labels, desc
 
 
