@@ -404,3 +404,22 @@ def test_inspect_names_the_parts(tmp_path, simplified_build, capsys):
     n = sum(manifest.count(s) for s in manifest.splits)
     assert f"images uint8 [1, {SIZE}, {SIZE}] + stroke store (simplified int16; " \
            f"{size / n:,.0f} bytes a drawing)" in text
+
+
+def test_cli_no_images_then_render(tmp_path, data_dir, capsys):
+    """`rasterfast build --no-images` then `rasterfast render` from its stroke store."""
+    from rasterfast import cli
+
+    inputs = [str(p) for p in kaggle_simplified(data_dir, 5)]
+    assert cli.main(["build", *inputs, "--out", str(tmp_path / "s"), "--size", "16",
+                     "--no-images", "--quiet"]) == 0
+    m = Reader(tmp_path / "s").manifest
+    assert m.parts == ("strokes",) and not list((tmp_path / "s").glob("*/*.images.npy"))
+    assert cli.main(["render", str(tmp_path / "s"), "--recipe", "order3", "--size", "24",
+                     "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    r = Reader(tmp_path / "r")
+    assert r.image_shape == (3, 24, 24) and r.manifest.parts == ("images",)
+    rows = np.arange(m.count("train"))
+    want = render(Reader(tmp_path / "s").strokes("train").gather(rows),
+                  Recipe.preset("order3", size=24))
+    assert np.array_equal(r.gather("train", rows), want)

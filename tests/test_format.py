@@ -359,6 +359,32 @@ def test_golden_shards_v1():
         assert raw[4096:] == shards[0][0].tobytes()
 
 
+def test_golden_shards_v2():
+    # committed by tests/fixtures/make_shards_v2.py: images + the stroke store (issue 11)
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+    from make_shards_v2 import WORDS, expected
+
+    path = Path(__file__).resolve().parent / "fixtures" / "shards_v2"
+    assert verify(path).ok
+    r = Reader(path)
+    m = r.manifest
+    assert m.format_version == 2 and m.parts == ("images", "strokes")
+    assert m.strokes == {"format": "rasterfast-strokes", "version": 1, "kind": "simplified",
+                         "coords": "int16", "times": False}
+    assert r.words == WORDS and r.image_shape == (1, 16, 16) and m.seed == 11
+    for split, shards in expected().items():
+        offset = 0
+        for i, (batch, images, words, key_ids) in enumerate(shards):
+            assert np.array_equal(r.images(split, i), images)
+            assert r.meta(split, i).column("key_id").to_pylist() == key_ids
+            got = r.strokes(split).gather(np.arange(offset, offset + len(batch)))
+            for name in ("x", "y", "stroke_offsets", "drawing_offsets"):
+                assert np.array_equal(getattr(got, name), getattr(batch, name)), name
+            offset += len(batch)
+    data = (path / "train" / "000000.strokes").read_bytes()
+    assert data[:8] == b"RFSTROKE" and int.from_bytes(data[24:32], "little") == 2
+
+
 def test_stream_mode_writes_the_same_bytes_and_checks_its_count(tmp_path):
     """Writer.shard(stream=True) + append() gives the file a memmap fill gives; counts checked."""
     rng = np.random.default_rng(3)
