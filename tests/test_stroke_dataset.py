@@ -191,3 +191,22 @@ def test_altered_offsets_are_an_error_naming_the_file(builds, tmp_path):
     ds = StrokeDataset(path, "gray", batch_size=4096, shuffle=False)
     with pytest.raises(ShardFormatError, match=victim.name):
         next(iter(ds))
+
+
+def test_verify_checks_the_stroke_store(builds, tmp_path):
+    from rasterfast.format import verify
+
+    path = _copy(builds["strokes-only"], tmp_path / "t")
+    assert verify(path).ok
+    a, b = sorted(path.glob("train/*.strokes"))[:2]
+    data = bytearray(a.read_bytes())
+    data[8] = 9                      # a newer version: named, without a checksum needed
+    a.write_bytes(bytes(data))
+    data = bytearray(b.read_bytes())
+    data[-1] ^= 1                    # one coordinate bit: only the checksum sees it
+    b.write_bytes(bytes(data))
+    report = verify(path)
+    problems = dict(report.problems)
+    assert "version 9" in problems[f"train/{a.name}"]
+    assert "altered" in problems[f"train/{b.name}"]
+    assert "version 9" in dict(verify(path, checksums=False).problems)[f"train/{a.name}"]

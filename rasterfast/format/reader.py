@@ -346,6 +346,21 @@ class Reader:
             self._strokes.clear()
 
 
+def _stroke_file_problem(path: Path, manifest: Manifest, count: int) -> str | None:
+    """What is wrong with the header of a listed ``.strokes`` file (None: nothing)."""
+    from ..store import read_header
+
+    try:
+        lay = read_header(path)
+    except ShardFormatError as err:
+        return err.reason
+    want = manifest.strokes or {}
+    if (lay.kind, lay.drawings, lay.times) != (want.get("kind"), count, want.get("times")):
+        return (f"holds {lay.drawings} {lay.kind} drawings (times={lay.times}); the manifest "
+                f"says {count} {want.get('kind')} (times={want.get('times')})")
+    return None
+
+
 @dataclass
 class VerifyReport:
     """What :func:`verify` found: ``problems`` lists (file, reason), empty when all is well."""
@@ -370,7 +385,9 @@ def verify(path, *, checksums: bool = True, threads: int | None = None) -> Verif
     """Check every file the manifest lists: present, of the listed size, and its sha256.
 
     Unlike :class:`Reader` this does not stop at the first problem: the report names
-    every missing, truncated or altered file. ``checksums=False`` checks sizes only.
+    every missing, truncated or altered file. The header of every ``.strokes`` file is
+    also read (format, version, kind and count against the manifest), so a file of a
+    newer version is named as such. ``checksums=False`` checks sizes and headers only.
     ``threads`` hash files in parallel (hashlib releases the GIL); default up to 4.
     """
     root = Path(path)
@@ -396,7 +413,13 @@ def verify(path, *, checksums: bool = True, threads: int | None = None) -> Verif
                 if size != fe.size:
                     what = "truncated" if size < fe.size else "longer than listed"
                     report.problems.append((fe.name, f"{what}: {size} bytes, listed {fe.size}"))
-                elif checksums:
+                    continue
+                if fe is sh.strokes:
+                    problem = _stroke_file_problem(root / fe.name, manifest, sh.count)
+                    if problem:
+                        report.problems.append((fe.name, problem))
+                        continue
+                if checksums:
                     todo.append(fe)
     if todo:
         def check(fe):
