@@ -423,3 +423,29 @@ def test_cli_no_images_then_render(tmp_path, data_dir, capsys):
     want = render(Reader(tmp_path / "s").strokes("train").gather(rows),
                   Recipe.preset("order3", size=24))
     assert np.array_equal(r.gather("train", rows), want)
+
+
+def test_unsimplifiable_raw_drawing_is_a_counted_reject(tmp_path, data_dir):
+    """Issue 12: a raw stroke that resamples past max_points is a reject under skip, not a
+    ValueError that stops the build; read = written + rejected + filtered + duplicate."""
+    import csv
+
+    src = data_dir / "kaggle" / "train_raw" / "cat.csv.gz"
+    with gzip.open(src, "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:6]
+    # 20,000 full-width zigzag segments: ~5.1M points once resampled at 1 px (max 4,194,304)
+    xs = [0 if i % 2 else 100000 for i in range(20_001)]
+    ys = [i % 7 for i in range(20_001)]
+    ts = list(range(20_001))
+    bad = dict(rows[0], key_id="1", drawing=json.dumps([[xs, ys, ts]]))
+    path = tmp_path / "cat.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([*rows[:3], bad, *rows[3:]])
+    with pytest.raises(ValueError):
+        build([path], tmp_path / "raise", "gray", size=16, progress=False)
+    m = build([path], tmp_path / "skip", "gray", size=16, progress=False, on_error="skip")
+    (entry,) = m.inputs
+    assert entry["read"] == 7 and entry["rejected"] == 1 and entry["written"] == 6
+    assert m.rejects["count"] == 1 and m.rejects["first"][0]["record"] == 3

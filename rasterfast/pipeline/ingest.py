@@ -130,7 +130,16 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         if batch.kind == "raw" and spec.geometry == "simplified":
             from ..simplify import simplify
 
-            batch = simplify(batch)
+            # A drawing that cannot be simplified (a stroke resampled past max_points) is
+            # a reject like a parse error, under the build's policy (issue 12).
+            before = len(batch.rejects)
+            batch = simplify(batch, on_error="raise" if spec.on_error == "raise" else "skip")
+            lost = batch.rejects[before:]
+            result.rejected += len(lost)
+            result.rejects.extend(lost)
+            result.parsed -= len(lost)
+            if not len(batch):
+                continue
         elif batch.kind == "simplified" and spec.geometry == "raw":
             raise InputReadError("the recipe draws from raw drawings (it needs times), but this "
                                  "input holds simplified ones", src.name)
