@@ -53,6 +53,10 @@ def register(sub) -> None:
                    help="Dask scheduler: local threads (default), processes, or the address "
                    "of a distributed scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, help="local workers (default: all cores)")
+    p.add_argument("--bucket-size", type=int, metavar="N",
+                   help="drawings per bucket, the unit of the shuffle and of the plan and "
+                   "render tasks (default ~268k simplified, ~32k raw: ~64 MB a task); "
+                   "shards never straddle buckets")
     p.add_argument("--no-images", action="store_true",
                    help="write only the stroke store (render on the fly with StrokeDataset)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -67,7 +71,7 @@ def run(args) -> int:
                      words=args.words, per_word=args.per_word,
                      recognized_only=args.recognized_only, on_error=args.on_error,
                      scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
-                     images=not args.no_images)
+                     images=not args.no_images, bucket_size=args.bucket_size)
     counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in ("train", "val", "test")
                        if s in manifest.splits)
     print(f"wrote {args.out}: {counts} drawings, {manifest.num_classes} words")

@@ -32,7 +32,7 @@ from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
 from .progress import Progress, run_tasks
 from .render_stage import RenderSpec, render_bucket
 
-__all__ = ["build", "rerender", "SCHEDULERS"]
+__all__ = ["build", "rerender", "default_bucket_size", "SCHEDULERS"]
 
 SCHEDULERS = ("threads", "processes", "sync")
 #: The build's temporary shuffle area inside the output directory (removed when finished).
@@ -40,8 +40,16 @@ SHUFFLE = "_shuffle"
 #: Bytes of input text per drawing, to estimate counts before reading (Kaggle CSV rows).
 _ROW_BYTES = {"simplified": 500, "raw": 4200}
 _COMPRESSION_RATIO = {None: 1.0, "gzip": 3.5, "zstd": 4.0}
-#: Stroke-store bytes a render task holds per bucket; sets the number of buckets.
+#: Shuffle-area bytes a render task holds per bucket: the default number of drawings per
+#: bucket is this over half the input text per drawing (~268k simplified, ~32k raw).
 _BUCKET_BYTES = 64 << 20
+#: The most buckets (2**12): each is a plan and a render task.
+_MAX_BUCKET_BITS = 12
+
+
+def default_bucket_size(kind: str) -> int:
+    """Drawings per bucket by default for ``kind`` input (see ``build(bucket_size=...)``)."""
+    return max(1, _BUCKET_BYTES // (_ROW_BYTES[kind] // 2))
 
 
 def _input_bytes(src) -> int:
@@ -89,7 +97,8 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
           val_fraction: float = 0.05, seed: int = 0, words=None, per_word: int | None = None,
           recognized_only: bool = False, on_error: str = "raise", scheduler: str = "threads",
           workers: int | None = None, progress: bool = True, check_space: bool = True,
-          entropy: bool = True, images: bool = True, stream=None):
+          entropy: bool = True, images: bool = True, bucket_size: int | None = None,
+          stream=None):
     """Build memory-mapped shards (images and the stroke store) from Quick, Draw! inputs.
 
     Parameters
@@ -130,6 +139,13 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     entropy : bool
         Compute each image's sketch entropy into the metadata (NaN otherwise, and
         always NaN without images).
+    bucket_size : int, optional
+        Drawings per bucket, the unit of the shuffle and of the plan and render tasks
+        (a render task holds one bucket's drawings). The number of buckets is the power
+        of two that brings the estimated drawings (from the input sizes) to at most this
+        per bucket, at most 4096. Default: about 64 MB of drawings a bucket (268k
+        simplified, 32k raw: :func:`default_bucket_size`). Shards never straddle
+        buckets, so this (with the input sizes, never the workers) shapes the shards.
     images : bool
         Render and store the images. False: only the stroke store (every shard's
         ``.strokes`` file, labels and metadata), which :class:`rasterfast.StrokeDataset`
@@ -146,7 +162,8 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     from ..recipe import Recipe
 
     check_on_error(on_error)
-    for name, v, lo in (("shard_size", shard_size, 1), ("seed", seed, 0)):
+    for name, v, lo in (("shard_size", shard_size, 1), ("seed", seed, 0),
+                        ("bucket_size", 1 if bucket_size is None else bucket_size, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     if per_word is not None and (not isinstance(per_word, int) or per_word < 1):
@@ -175,8 +192,9 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
                               "choose another directory or remove it")
     if check_space:
         _check_space(out, need, n_est, image_bytes)
-    rows_per_bucket = max(1, _BUCKET_BYTES // (_ROW_BYTES[kind] // 2))
-    bucket_bits = min(12, max(0, math.ceil(math.log2(max(1, n_est / rows_per_bucket)))))
+    rows_per_bucket = bucket_size or default_bucket_size(kind)
+    bucket_bits = min(_MAX_BUCKET_BITS,
+                      max(0, math.ceil(math.log2(max(1, n_est / rows_per_bucket)))))
     store = out / SHUFFLE
     spec = IngestSpec(store=str(store), geometry="raw" if kind == "raw" else "simplified",
                       seed=seed, val_fraction=val_fraction, bucket_bits=bucket_bits,
