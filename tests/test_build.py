@@ -449,3 +449,39 @@ def test_unsimplifiable_raw_drawing_is_a_counted_reject(tmp_path, data_dir):
     (entry,) = m.inputs
     assert entry["read"] == 7 and entry["rejected"] == 1 and entry["written"] == 6
     assert m.rejects["count"] == 1 and m.rejects["first"][0]["record"] == 3
+
+
+def test_shuffle_area_files_grow_with_inputs_not_buckets(tmp_path, data_dir):
+    """Issue 12: ingest writes one Parquet file per input flush, with a row group per
+    (split, bucket): 64 buckets x 2 splits x 30 inputs give 30 files, not ~3,800."""
+    import pyarrow.parquet as pq
+
+    from rasterfast.pipeline.ingest import IngestSpec, bucket_pieces, ingest_source
+    from rasterfast.readers import find_sources
+
+    sources = find_sources(kaggle_simplified(data_dir, 30)[:-1])
+    spec = IngestSpec(store=str(tmp_path / "_shuffle"), geometry="simplified", seed=0,
+                      val_fraction=0.3, bucket_bits=6, words=None, recognized_only=False,
+                      on_error="raise")
+    results = [ingest_source(s, i, spec) for i, s in enumerate(sources)]
+    files = sorted((tmp_path / "_shuffle").glob("*.parquet"))
+    assert len(files) == len(sources) == 30
+    index = bucket_pieces(tmp_path / "_shuffle", results)
+    assert len({b for (_, b) in index}) == 64 and {s for (s, _) in index} == {"train", "val"}
+    groups = sum(pq.ParquetFile(f).num_row_groups for f in files)
+    assert groups == sum(len(gs) for gs in index.values()) > 30 * 10
+    assert sum(r.parsed for r in results) == sum(
+        rows for r in results for _, gs in r.pieces for _, _, rows in gs)
+
+
+def test_many_small_buckets_build(tmp_path, data_dir, simplified_build):
+    """Many buckets: every drawing once, shards within buckets, the same drawings per split."""
+    _, ref = simplified_build
+    m = build(kaggle_simplified(data_dir), tmp_path / "o", "gray", size=SIZE, shard_size=1000,
+              val_fraction=0.1, progress=False, bucket_size=200)
+    assert len(m.shards("train")) >= 16
+    for split in ("train", "val", "test"):
+        assert m.count(split) == ref.count(split)
+        a = set(Reader(tmp_path / "o").meta(split).column("key_id").to_pylist())
+        assert a == set(Reader(simplified_build[0]).meta(split).column("key_id").to_pylist())
+    assert not (tmp_path / "o" / "_shuffle").exists()

@@ -4,8 +4,8 @@ Reads the file in blocks, drops what the build filters (``recognized_only``,
 words outside ``--words``), simplifies raw drawings when the recipe draws
 simplified geometry, gives every drawing its split (test for Kaggle test
 files, else val or train by a hash of its key_id) and its bucket (a range of
-the order hash), and writes one Parquet file per (split, bucket) every
-``flush_rows`` drawings. The counts of the file go to ``_shuffle/_ingest/``;
+the order hash), and every ``flush_rows`` drawings writes one Parquet file with
+one row group per (split, bucket), recorded in :attr:`IngestResult.pieces`. The counts of the file go to ``_shuffle/_ingest/``;
 a re-run skips a file whose counts are there.
 """
 
@@ -24,9 +24,9 @@ from ..errors import InputReadError
 from ..readers import Source, _read_source
 from ..readers._meta import ReadContext
 from .hashing import is_val, order_hash
-from .shuffle import batch_to_table, word_counts, write_table_atomic
+from .shuffle import batch_to_table, word_counts, write_groups_atomic
 
-__all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_dir"]
+__all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_path", "bucket_pieces"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class IngestResult:
     filtered: int = 0
     rejects: list = field(default_factory=list)
     words: dict = field(default_factory=dict)
+    #: the files written: ``[file name, [[split, bucket, rows], ...]]`` (row group order)
+    pieces: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -74,9 +76,20 @@ class IngestResult:
         return cls(**d)
 
 
-def piece_dir(store: Path, split: str, bucket: int) -> Path:
-    """Folder of the stroke-store files of one split and bucket."""
-    return store / split / f"b{bucket:05d}"
+def piece_path(store: Path, index: int, flush: int) -> Path:
+    """The shuffle-area file of flush ``flush`` of input ``index``."""
+    return store / f"i{index:06d}-{flush:04d}.parquet"
+
+
+def bucket_pieces(store, ingested) -> dict:
+    """``{(split, bucket): [(path, row group), ...]}`` of every ingested input, in input
+    then flush order (the order the drawings of a bucket are read in)."""
+    out: dict = {}
+    for res in sorted(ingested, key=lambda r: r.index):
+        for name, groups in res.pieces:
+            for g, (split, bucket, _rows) in enumerate(groups):
+                out.setdefault((split, int(bucket)), []).append((str(Path(store) / name), g))
+    return out
 
 
 def _done_path(store: Path, index: int) -> Path:
@@ -97,12 +110,15 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
 
     def flush():
         nonlocal pending, n_pending, flushes
+        tables, groups = [], []
         for (split, bucket), parts in sorted(pending.items()):
             batch = StrokeBatch.concat(parts)
-            table = batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
-                                   input=np.full(len(batch), index, np.int32))
-            write_table_atomic(table, piece_dir(store, split, bucket) /
-                               f"i{index:06d}-{flushes:04d}.parquet")
+            tables.append(batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
+                                         input=np.full(len(batch), index, np.int32)))
+            groups.append([split, bucket, len(batch)])
+        path = piece_path(store, index, flushes)
+        write_groups_atomic(tables, path)
+        result.pieces.append([path.name, groups])
         pending, n_pending = {}, 0
         flushes += 1
 

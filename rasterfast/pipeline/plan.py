@@ -20,19 +20,12 @@ import numpy as np
 import pyarrow as pa
 
 from .hashing import MAX_HASH
-from .ingest import piece_dir
-from .shuffle import input_counts, read_tables, word_counts
+from .shuffle import input_counts, read_groups, word_counts
 
 __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds",
-           "threshold_bucket", "ShardPlan", "plan_shards", "pieces"]
+           "threshold_bucket", "ShardPlan", "plan_shards"]
 
 KEY_COLUMNS = ["key_id", "order", "word", "input", "record"]
-
-
-def pieces(store: Path, split: str, bucket: int) -> list[Path]:
-    """The stroke-store files of one split and bucket, in a fixed order."""
-    folder = piece_dir(store, split, bucket)
-    return sorted(folder.glob("i*.parquet")) if folder.is_dir() else []
 
 
 def first_occurrences(key_id: np.ndarray, source_rank: np.ndarray, record: np.ndarray) -> np.ndarray:
@@ -57,10 +50,10 @@ class BucketCount:
     duplicates: dict = field(default_factory=dict)  # input index -> repeated rows dropped
 
 
-def _keys(store: Path, bucket: int, splits) -> tuple[pa.Table | None, np.ndarray]:
+def _keys(groups: dict, bucket: int, splits) -> tuple[pa.Table | None, np.ndarray]:
     tables, split_of = [], []
     for s, split in enumerate(splits):
-        t = read_tables(pieces(store, split, bucket), columns=KEY_COLUMNS)
+        t = read_groups(groups.get(split, ()), columns=KEY_COLUMNS)
         if t is not None:
             tables.append(t)
             split_of.append(np.full(t.num_rows, s, np.int8))
@@ -69,10 +62,13 @@ def _keys(store: Path, bucket: int, splits) -> tuple[pa.Table | None, np.ndarray
     return pa.concat_tables(tables), np.concatenate(split_of)
 
 
-def count_bucket(store: str, bucket: int, splits=("train", "val")) -> BucketCount:
-    """Task: drawings per (split, word) of one bucket after dropping repeated key_ids."""
+def count_bucket(groups: dict, bucket: int, splits=("train", "val")) -> BucketCount:
+    """Task: drawings per (split, word) of one bucket after dropping repeated key_ids.
+
+    ``groups`` maps each split to the shuffle-area row groups of this bucket.
+    """
     out = BucketCount(bucket)
-    table, split_of = _keys(Path(store), bucket, splits)
+    table, split_of = _keys(groups, bucket, splits)
     if table is None:
         return out
     key = table.column("key_id").to_numpy()
@@ -106,13 +102,13 @@ def word_thresholds(bucket_counts: list[BucketCount], per_word: int,
     return cut, {w: n for w, n in cumulative.items() if w not in cut}
 
 
-def threshold_bucket(store: str, bucket: int, ks: dict, splits=("train", "val")) -> dict:
+def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val")) -> dict:
     """Task: for each ``word: k`` of ``ks``, the k-th smallest order hash of the word in
     this bucket (after dropping repeated key_ids): drawings at or below it are kept.
 
     Returns ``{word: (threshold, {split: drawings kept in this bucket})}``.
     """
-    table, split_of = _keys(Path(store), bucket, splits)
+    table, split_of = _keys(groups, bucket, splits)
     out = {}
     if table is None:
         return out

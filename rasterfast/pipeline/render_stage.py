@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..batch import StrokeBatch
-from .plan import first_occurrences, pieces
-from .shuffle import input_counts, read_tables, table_to_batch
+from .plan import first_occurrences
+from .shuffle import input_counts, read_groups, table_to_batch
 
 __all__ = ["RenderSpec", "RenderResult", "render_bucket", "rerender_shards"]
 
@@ -80,18 +80,19 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
 
 
 def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
-                  sizes: list[int]) -> RenderResult:
-    """Task: write the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket."""
+                  sizes: list[int], groups: list) -> RenderResult:
+    """Task: write the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket,
+    whose drawings are the shuffle-area row groups ``groups``."""
     from ..recipe import Recipe
 
     writer = spec.writer
-    table = read_tables(pieces(Path(spec.store), split, bucket))
+    table = read_groups(groups)
     if table is None:
-        raise RuntimeError(f"stroke store has no files for {split} bucket {bucket}")
+        raise RuntimeError(f"the shuffle area has no drawings for {split} bucket {bucket}")
     idx, res = _select(table, spec, split)
     if len(idx) != sum(sizes):
         raise RuntimeError(f"{split} bucket {bucket}: the plan expects {sum(sizes)} drawings, "
-                           f"the stroke store gives {len(idx)} (was it changed during the build?)")
+                           f"the shuffle area gives {len(idx)} (was it changed during the build?)")
     inputs = table.column("input").to_numpy()[idx]
     res.written.update(input_counts(inputs))
     res.drawings = len(idx)

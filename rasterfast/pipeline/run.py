@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import check_on_error
 from ..readers import find_sources
 from .hashing import MAX_HASH
-from .ingest import IngestSpec, ingest_source
+from .ingest import IngestSpec, bucket_pieces, ingest_source
 from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
 from .progress import Progress, run_tasks
 from .render_stage import RenderSpec, render_bucket
@@ -284,8 +284,11 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
 
 def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
     """Record the ingest configuration; refuse to mix with another one."""
-    config = {"spec": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in spec.__dict__.items() if k != "store"}, "inputs": names}
+    # "layout" versions the shuffle area: an unfinished build of another layout is refused
+    # (2: one file per input flush, a row group per split and bucket)
+    config = {"layout": 2, "spec": {k: (list(v) if isinstance(v, tuple) else v)
+                                    for k, v in spec.__dict__.items() if k != "store"},
+              "inputs": names}
     path = store / "_config.json"
     if path.is_file():
         old = json.loads(path.read_text())
@@ -313,12 +316,16 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
     store = Path(spec.store)
     channels = len(recipe.channels)
     # 2. plan
-    buckets = sorted({int(p.name[1:]) for split in ("train", "val")
-                      for p in (store / split).glob("b*") if p.is_dir()})
-    tasks = [delayed(count_bucket, pure=False)(str(store), b) for b in buckets]
+    index = bucket_pieces(store, ingested)
+
+    def groups_of(bucket, splits=("train", "val")):
+        return {s: index.get((s, bucket), []) for s in splits}
+
+    buckets = sorted({b for (split, b) in index if split in ("train", "val")})
+    tasks = [delayed(count_bucket, pure=False)(groups_of(b), b) for b in buckets]
     counted = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                         progress=prog("plan", len(tasks), lambda r: sum(r.counts.values())))
-    test_count = count_bucket(str(store), 0, splits=("test",))
+    test_count = count_bucket(groups_of(0, ("test",)), 0, splits=("test",))
     found = {w for bc in counted for (_, w) in bc.counts if w}
     n_read = sum(r.read for r in ingested)
     if not found and not test_count.counts:
@@ -340,7 +347,7 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
         by_bucket: dict = {}
         for w, (b, k) in cut.items():
             by_bucket.setdefault(b, {})[w] = k
-        tasks = [delayed(threshold_bucket, pure=False)(str(store), b, ks)
+        tasks = [delayed(threshold_bucket, pure=False)(groups_of(b), b, ks)
                  for b, ks in sorted(by_bucket.items())]
         for got in run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                              progress=prog("cut", len(tasks), lambda r: 0)):
@@ -371,7 +378,8 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
                        writer=writer, thresholds={w: t for w, t in thresholds.items()
                                                   if t != int(MAX_HASH)}, entropy=entropy,
                        images=images)
-    tasks = [delayed(render_bucket, pure=False)(rspec, split, b, first, sizes)
+    tasks = [delayed(render_bucket, pure=False)(rspec, split, b, first, sizes,
+                                                index.get((split, b), []))
              for split, plan in plans.items() for b, first, sizes in plan.buckets]
     rendered = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                          progress=prog("render", len(tasks), lambda r: r.drawings))
