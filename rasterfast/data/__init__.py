@@ -11,8 +11,8 @@ Importing this package imports torch; ``import rasterfast`` does not.
 from .base import BatchDataset
 from .dataset import ShardDataset
 from .loader import ShardLoader
-from .strokes import StrokeDataset
 from .order import ORDERS, Partition, get_order, make_order, partition
+from .strokes import StrokeDataset
 from .world import World
 
 __all__ = ["BatchDataset", "ShardDataset", "StrokeDataset", "ShardLoader", "World", "ORDERS", "get_order", "make_order",

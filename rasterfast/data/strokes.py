@@ -169,6 +169,6 @@ return_key_ids, rank, world_size, order, window, block
             pool = self._pool
         cuts = np.linspace(0, n, k + 1).astype(np.int64)
         futures = [pool.submit(self._render_rows, rows[a:b], out[a:b])
-                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+                   for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
         for f in futures:
             f.result()

@@ -1,12 +1,13 @@
-"""Ingest: one Dask task per input file, from text to the stroke store.
+"""Ingest: one Dask task per input file, from text to the build's shuffle area.
 
 Reads the file in blocks, drops what the build filters (``recognized_only``,
 words outside ``--words``), simplifies raw drawings when the recipe draws
 simplified geometry, gives every drawing its split (test for Kaggle test
 files, else val or train by a hash of its key_id) and its bucket (a range of
 the order hash), and every ``flush_rows`` drawings writes one Parquet file with
-one row group per (split, bucket), recorded in :attr:`IngestResult.pieces`. The counts of the file go to ``_shuffle/_ingest/``;
-a re-run skips a file whose counts are there.
+one row group per (split, bucket), recorded in :attr:`IngestResult.pieces`.
+The file's counts go to ``_shuffle/_ingest/``; a re-run skips a file whose
+counts are there.
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ def piece_path(store: Path, index: int, flush: int) -> Path:
 
 
 def bucket_pieces(store, ingested) -> dict:
-    """``{(split, bucket): [(path, row group), ...]}`` of every ingested input, in input
-    then flush order (the order the drawings of a bucket are read in)."""
+    """Where every bucket's drawings are: ``{(split, bucket): [(path, row group), ...]}``.
+
+    In input then flush order: the order in which a bucket's drawings are read.
+    """
     out: dict = {}
     for res in sorted(ingested, key=lambda r: r.index):
         for name, groups in res.pieces:
@@ -97,7 +100,7 @@ def _done_path(store: Path, index: int) -> Path:
 
 
 def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
-    """Read input ``src`` (number ``index`` of the build) into the stroke store."""
+    """Read input ``src`` (number ``index`` of the build) into the shuffle area."""
     store = Path(spec.store)
     done = _done_path(store, index)
     if done.is_file():

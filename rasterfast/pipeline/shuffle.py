@@ -123,8 +123,10 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
 
 
 def write_groups_atomic(tables: list[pa.Table], path: Path) -> None:
-    """Write ``tables`` (one schema) as the row groups of one Parquet file, in order,
-    under a temporary name, then rename it into place."""
+    """Write ``tables`` (one schema) as the row groups of one Parquet file, atomically.
+
+    One row group per table, in order, under a temporary name renamed into place.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     # the settings of write_table_atomic, for the same reasons
@@ -137,8 +139,10 @@ def write_groups_atomic(tables: list[pa.Table], path: Path) -> None:
 
 
 def read_groups(groups, columns=None) -> pa.Table | None:
-    """The row groups ``groups`` (``(path, index)`` pairs) as one table, in the order given
-    (None when there are none)."""
+    """The row groups ``groups`` (``(path, index)`` pairs) as one table, in that order.
+
+    None when there are none.
+    """
     files: dict = {}
     tables = []
     for path, index in groups:

@@ -29,7 +29,7 @@ __all__ = ["StrokeShard", "StrokeSet", "StrokeLayout", "iter_strokes_bytes", "re
 
 
 def check_recipe(recipe, kind: str, times: bool, where) -> None:
-    """Raise ``ValueError`` unless a store of ``kind`` drawings (with ``times``) can serve ``recipe``.
+    """Raise ``ValueError`` unless a store of ``kind`` drawings can serve ``recipe``.
 
     Recipes that draw simplified geometry need a simplified store; the others (geometry
     ``"scale"`` or ``"simplify"``) a raw one; channels that need times need a store that
