@@ -161,14 +161,18 @@ return_key_ids, rank, world_size, order, window, block
             self._render_rows(rows, out)
             return
         with self._pool_lock:
-            if self._pool is None or self._pool_size < k:
+            if self._pool is None or self._pool_size < k - 1:
                 if self._pool is not None:
                     self._pool.shutdown(wait=False)
-                self._pool = ThreadPoolExecutor(k, thread_name_prefix="rasterfast-render")
-                self._pool_size = k
+                self._pool = ThreadPoolExecutor(k - 1, thread_name_prefix="rasterfast-render")
+                self._pool_size = k - 1
             pool = self._pool
         cuts = np.linspace(0, n, k + 1).astype(np.int64)
+        # k - 1 runs in the pool, the first in this thread (which would otherwise wait)
         futures = [pool.submit(self._render_rows, rows[a:b], out[a:b])
-                   for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
-        for f in futures:
-            f.result()
+                   for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
+        try:
+            self._render_rows(rows[:cuts[1]], out[:cuts[1]])
+        finally:
+            for f in futures:
+                f.result()
