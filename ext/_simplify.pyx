@@ -1,4 +1,6 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3, cdivision=True
+# boundscheck, wraparound and initializedcheck come from setup.py (off; on with
+# RASTERFAST_BOUNDSCHECK=1): a directive in this header would override that switch.
 # distutils: extra_compile_args = -ffp-contract=off
 """Private kernel: Google's raw-to-simplified procedure for many drawings, GIL released.
 
