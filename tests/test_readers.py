@@ -198,8 +198,11 @@ def test_csv_namibia_and_bad_rows(tmp_path):
                  'US,"[[[1], [3]]]",8,True,yesterday,cat\n'
                  'US,"[[[1], [3]]]",9,True\n'
                  ',"[[[9], [9]]]",10,False,2017-01-01 00:00:00,cat\n')
-    with pytest.raises(StrokeParseError, match=r"t.csv, record 1, byte \d+: the y list"):
+    # issue 13: the message names the file's line (header = line 1), as an editor shows it
+    with pytest.raises(StrokeParseError,
+                       match=r"t.csv, line 3, byte \d+ of the drawing: the y list") as info:
         read_all(path)
+    assert info.value.record == 1 and info.value.line == 3
     got, batches = read_all(path, on_error="skip")
     assert got.key_id.tolist() == [5, 10]
     assert got.countrycode.tolist() == ["NA", ""]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from ..cli import positive_int
 import shutil
 import time
 from pathlib import Path
@@ -34,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--recipe", default="gray", help="build recipe (default gray)")
     p.add_argument("--size", type=int, default=64, help="image size (default 64)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--workers", type=int, help="build workers (default: all cores)")
+    p.add_argument("--workers", type=positive_int, help="build workers (default: all cores)")
     p.set_defaults(func=run)
 
 

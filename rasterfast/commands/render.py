@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import positive_int
+
 HELP = """\
 Render the drawings of a finished build (DIR) again with another recipe or size, from
 its stroke store: the inputs are not read again, and DIR2 gets the same drawings,
-splits, order and word list.
+splits, order and word list. A finished DIR2 (one holding manifest.json) is never
+overwritten: the command stops at once with an error; remove DIR2 or choose another.
 
 example:
   rasterfast render shards64 --recipe gray --size 128 --out shards128
@@ -23,17 +26,18 @@ def register(sub) -> None:
     p.add_argument("--size", type=int, help="image size in pixels (16-512)")
     p.add_argument("--shard-size", type=int, metavar="N", help="default: as in DIR")
     p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=positive_int)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..pipeline import rerender
+    from ._common import print_summary, refuse_finished
 
+    refuse_finished(args.out)           # before the plan stage runs
     manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
                         shard_size=args.shard_size, scheduler=args.scheduler,
                         workers=args.workers, progress=not args.quiet)
-    counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in manifest.splits)
-    print(f"wrote {args.out}: {counts} drawings")
+    print_summary(manifest, args.out, words=False)
     return 0
