@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "?"
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:
+            sys.stdout.flush()       # --help into a closed pipe fails here, not at exit
+            raise
         command = args.command
         status = int(args.func(args) or 0)
         sys.stdout.flush()           # a closed pipe shows here, not at interpreter exit

@@ -111,7 +111,7 @@ class Source:
                 raw.close()
                 # gzip.GzipFile reads an empty file as an empty stream; it is no gzip at all
                 raise InputReadError(f"empty file (0 bytes): not a valid {self.compression} "
-                                     "stream", self.name, 0)
+                                     "stream", self.name)
         else:
             archive = zipfile.ZipFile(self.path)
             try:
