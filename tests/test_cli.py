@@ -101,6 +101,11 @@ def test_finished_out_is_one_line_error_before_any_work(tmp_path, capsys):
     assert status == 2 and stdout == ""
     assert err.count("\n") == 1 and "finished build" in err and "plan" not in err, err
     assert (out / "manifest.json").read_bytes() == manifest
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    status, _, err = run_cli(capsys, ["render", str(out), "--recipe", "gray", "--out",
+                                      str(tmp_path / "other")])
+    assert status == 2 and err.count("\n") == 1 and "holds no rasterfast build" in err, err
     text = subprocess.run(cli_cmd("build", "--help"), capture_output=True, text=True,
                           env=env()).stdout
     assert "finished DIR" in text and "default 64" in text

@@ -25,6 +25,16 @@ def refuse_finished(out) -> None:
                               f"done: choose another --out, or remove {out} to build it again")
 
 
+def refuse_foreign(out) -> None:
+    """Raise ``FileExistsError`` when ``out`` holds files but no (unfinished) shard directory."""
+    from ..format.writer import BUILD_NAME
+
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / BUILD_NAME).is_file():
+        raise FileExistsError(f"{out} is not empty and holds no rasterfast build; nothing was "
+                              "done: choose another --out")
+
+
 def counts_line(manifest) -> str:
     """``"N rows read from K inputs: W written, R rejected, F filtered, D duplicate"``."""
     inputs = manifest.inputs or []
@@ -53,7 +63,7 @@ def print_summary(manifest, out, *, words: bool = True, stream=None) -> None:
 
 
 def reject_where(source: str, record: int) -> str:
-    """``"file, line N"`` for a text input (as an editor numbers lines), else ``"file, record N"``."""
+    """``"file, line N"`` for a text input (lines as an editor numbers them), else the record."""
     from ..readers._sources import line_number
 
     line = line_number(source, record)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-
-from ..cli import positive_int
 import shutil
 import time
 from pathlib import Path
+
+from ..cli import positive_int
 
 MARKER = ".rasterfast-demo"
 

@@ -33,9 +33,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..pipeline import rerender
-    from ._common import print_summary, refuse_finished
+    from ._common import print_summary, refuse_finished, refuse_foreign
 
     refuse_finished(args.out)           # before the plan stage runs
+    refuse_foreign(args.out)
     manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
                         shard_size=args.shard_size, scheduler=args.scheduler,
                         workers=args.workers, progress=not args.quiet)
