@@ -10,6 +10,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -147,6 +148,20 @@ def test_bad_row_names_its_line_and_retry_with_warn_is_accepted(tmp_path, capsys
     status, stdout, err = run_cli(capsys, build_args(inputs, out, "--on-error", "warn"))
     assert status == 0 and "cat.csv, line 6" in err
     assert "5 written, 1 rejected" in stdout
+
+
+def test_failed_build_with_workers_leaves_nothing_even_later(tmp_path, capsys):
+    """The other inputs' ingest tasks stop before the failed build removes its files."""
+    bad = write_csv(tmp_path / "in" / "a_bad.csv", [row(1, drawing="[[[0]]]")])
+    big = write_csv(tmp_path / "in" / "b_big.csv", [row(k) for k in range(10, 60_000)])
+    out = tmp_path / "out"
+    args = build_args([bad, big], out)
+    args[args.index("--workers") + 1] = "2"
+    status, _, err = run_cli(capsys, args)
+    assert status == 2 and "a_bad.csv, line 2" in err
+    assert not out.exists()
+    time.sleep(1.0)          # a task still running would write its file about now
+    assert not out.exists()
 
 
 def test_failed_build_into_an_existing_folder_removes_only_what_it_wrote(tmp_path, capsys):

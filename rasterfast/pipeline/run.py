@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import check_on_error
 from ..readers import find_sources
 from .hashing import MAX_HASH
-from .ingest import IngestSpec, ingest_source
+from .ingest import STOP_NAME, IngestSpec, ingest_task, raise_first_failure
 from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
 from .progress import Progress, run_tasks
 from .render_stage import RenderSpec, render_bucket
@@ -232,10 +232,12 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     _claim_store(store, spec, [s.name for s in sources])
     client = _client(scheduler)
     try:
-        tasks = [delayed(ingest_source, pure=False)(s, i, spec) for i, s in enumerate(sources)]
+        (store / STOP_NAME).unlink(missing_ok=True)      # left by a failed run, resumed
+        tasks = [delayed(ingest_task, pure=False)(s, i, spec) for i, s in enumerate(sources)]
         ingested = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                              progress=Progress("ingest", len(tasks), lambda r: r.read,
                                                stream=stream, enabled=progress))
+        raise_first_failure(ingested)
         _refuse_empty(ingested)
         return _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed,
                                 scheduler, workers, client, progress, stream, entropy)
