@@ -149,41 +149,47 @@ class _Salvage:
         self._stream = stream
         self._read1 = getattr(stream, "read1", stream.read)
         self._lines = lines
-        self._ready = bytearray()
-        self._held = b""
+        self._held = b""            # the start of a line whose end has not been read yet
         self._eof = False
         self.error: BaseException | None = None
-
-    def _fill(self, n: int) -> None:
-        try:
-            # at least 64 KiB a call (fewer calls), at most 4 MiB (read1 allocates n bytes)
-            chunk = self._read1(min(max(n, 1 << 16), 1 << 22))
-        except EOFError as err:
-            # Truncation (gzip, zip): what was decoded is exact. Corruption (zlib.error,
-            # a CRC mismatch) raises instead: the bytes since the damage are garbage,
-            # and the CRC is checked only at the end of the stream.
-            self.error, self._eof, self._held = err, True, b""
-            return
-        if not chunk:
-            self._eof = True
-            self._ready += self._held     # the last line, without a newline
-            self._held = b""
-        elif self._lines:
-            data = self._held + chunk
-            cut = data.rfind(b"\n") + 1
-            self._ready += data[:cut]
-            self._held = data[cut:]
-        else:
-            self._ready += chunk
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = sys.maxsize
-        while len(self._ready) < n and not self._eof:
-            self._fill(n - len(self._ready))
-        out = bytes(self._ready[:n])
-        del self._ready[:n]
-        return out
+        parts, size = [], 0
+        while not self._eof:
+            want = n - size - len(self._held)
+            if want <= 0:
+                break
+            try:
+                # at most 4 MiB a call: read1 allocates what it is asked for
+                chunk = self._read1(min(want, 1 << 22))
+            except EOFError as err:
+                # Truncation (gzip, zip): what was decoded is exact. Corruption (zlib.error,
+                # a CRC mismatch) raises instead: the bytes since the damage are garbage,
+                # and the CRC is checked only at the end of the stream.
+                self.error, self._eof, self._held = err, True, b""
+                break
+            if not chunk:
+                self._eof = True
+                break
+            if not self._lines:
+                parts.append(chunk)
+                size += len(chunk)
+                continue
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                self._held += chunk
+                continue
+            parts += (self._held, memoryview(chunk)[:cut])
+            size += len(self._held) + cut
+            self._held = chunk[cut:]
+        if self._held and (self._eof or not parts):
+            # the last line, without a newline; or a line longer than n, in pieces
+            # (pyarrow refuses a row longer than its block in any case)
+            parts.append(self._held[:n])
+            self._held = self._held[n:]
+        return b"".join(parts)
 
     def readable(self) -> bool:
         return True
