@@ -35,20 +35,41 @@ class Reject(NamedTuple):
 
 
 class StrokeParseError(ValueError):
-    """A drawing that cannot be read: names the source, record, byte offset and reason."""
+    """A drawing that cannot be read: names the source, line or record, byte offset and reason.
 
-    def __init__(self, reason: str, source: str = "<input>", record: int = -1, offset: int = -1):
+    ``record`` is 0-based (see :class:`Reject`); ``line`` is the 1-based line of a text
+    file as editors show it (-1 when unknown or not a text file), and the message names
+    the line when it is known, so that a user looks where the problem is. ``offset`` is
+    the byte within the drawing text.
+    """
+
+    def __init__(self, reason: str, source: str = "<input>", record: int = -1, offset: int = -1,
+                 line: int = -1):
         self.reason = reason
         self.source = source
         self.record = record
         self.offset = offset
-        where = f"{source}, record {record}" if record >= 0 else source
-        if offset >= 0:
-            where += f", byte {offset}"
-        super().__init__(f"{where}: {reason}")
+        self.line = line
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.line >= 1:
+            where = f"{self.source}, line {self.line}"
+        elif self.record >= 0:
+            where = f"{self.source}, record {self.record}"
+        else:
+            where = self.source
+        if self.offset >= 0:
+            where += f", byte {self.offset} of the drawing"
+        return f"{where}: {self.reason}"
+
+    def locate(self, line: int) -> None:
+        """Set the 1-based ``line`` of the file where the problem is, and the message with it."""
+        self.line = line
+        self.args = (self._message(),)
 
     def __reduce__(self):  # keep the fields across processes (Dask, multiprocessing)
-        return (type(self), (self.reason, self.source, self.record, self.offset))
+        return (type(self), (self.reason, self.source, self.record, self.offset, self.line))
 
     def to_reject(self) -> Reject:
         """Return the :class:`Reject` that describes this error."""

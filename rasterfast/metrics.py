@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .format.manifest import create_temp_for
 
 __all__ = ["map_at_k", "write_submission"]
 
@@ -86,7 +87,7 @@ def write_submission(path, key_ids, top3_labels, words) -> None:
     lines += [f"{kid},{' '.join(row)}"
               for kid, row in zip(key_ids.tolist(), cols.tolist(), strict=True)]
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_for(path)      # the mode of a plain open(), not mkstemp's 0o600
     try:
         with os.fdopen(fd, "w", newline="") as fh:
             fh.write("\n".join(lines) + "\n")

@@ -1,7 +1,9 @@
 """Shared fixtures: the real Quick, Draw! sample lives outside the project.
 
 RASTERFAST_DATA points at it (default ../shared/data/quickdraw, relative to the
-repository root). Tests that need it fail, never skip, when it is missing.
+repository root). Tests that need it fail, never skip, when it is missing; every
+test that uses it (through the data_dir fixture, directly or through another
+fixture) is marked ``data``, so ``pytest -m "not data"`` runs the rest without it.
 """
 
 import os
@@ -18,6 +20,10 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        # fixturenames is the closure: a module fixture built from data_dir counts too
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
     if config.getoption("--runslow"):
         return
     deselected = [item for item in items if "slow" in item.keywords]

@@ -485,3 +485,29 @@ def test_many_small_buckets_build(tmp_path, data_dir, simplified_build):
         a = set(Reader(tmp_path / "o").meta(split).column("key_id").to_pylist())
         assert a == set(Reader(simplified_build[0]).meta(split).column("key_id").to_pylist())
     assert not (tmp_path / "o" / "_shuffle").exists()
+
+
+def test_failed_ingest_task_stops_the_others(tmp_path):
+    """Issue 13: a failed build removes what it wrote, so no ingest task may write after it.
+
+    Dask raises a failed task's error while the others run on; the failed task leaves a
+    stop file and the others end at their next block, before the driver sees the error."""
+    from rasterfast.pipeline.ingest import STOP_NAME, IngestSpec, IngestStopped, ingest_task
+    from rasterfast.readers import find_sources
+
+    header = "countrycode,drawing,key_id,recognized,timestamp,word\n"
+    good = tmp_path / "good.csv"
+    good.write_text(header + "".join(f'US,"[[[0, 9], [0, {k}]]]",{k},True,'
+                                     f'2017-01-01 00:00:00,cat\n' for k in range(50)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + 'US,"[[[0, 9]]]",1,True,2017-01-01 00:00:00,cat\n')
+    store = tmp_path / "store"
+    spec = IngestSpec(store=str(store), geometry="simplified", seed=0, val_fraction=0.1,
+                      bucket_bits=0, words=None, recognized_only=False, on_error="raise")
+    err = ingest_task(find_sources(bad)[0], 1, spec)
+    assert isinstance(err, StrokeParseError) and "bad.csv, line 2" in str(err)
+    assert (store / STOP_NAME).is_file()
+    assert isinstance(ingest_task(find_sources(good)[0], 0, spec), IngestStopped)
+    assert sorted(p.name for p in store.rglob("*")) == [STOP_NAME]
+    (store / STOP_NAME).unlink()
+    assert ingest_task(find_sources(good)[0], 0, spec).read == 50

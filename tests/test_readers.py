@@ -7,12 +7,14 @@ import json
 import shutil
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
 import zstandard
 
 from rasterfast import InputReadError, StrokeBatch, StrokeParseError, read_drawings
+from rasterfast.readers import find_sources
 
 HEADER = "countrycode,drawing,key_id,recognized,timestamp,word\n"
 
@@ -198,8 +200,11 @@ def test_csv_namibia_and_bad_rows(tmp_path):
                  'US,"[[[1], [3]]]",8,True,yesterday,cat\n'
                  'US,"[[[1], [3]]]",9,True\n'
                  ',"[[[9], [9]]]",10,False,2017-01-01 00:00:00,cat\n')
-    with pytest.raises(StrokeParseError, match=r"t.csv, record 1, byte \d+: the y list"):
+    # issue 13: the message names the file's line (header = line 1), as an editor shows it
+    with pytest.raises(StrokeParseError,
+                       match=r"t.csv, line 3, byte \d+ of the drawing: the y list") as info:
         read_all(path)
+    assert info.value.record == 1 and info.value.line == 3
     got, batches = read_all(path, on_error="skip")
     assert got.key_id.tolist() == [5, 10]
     assert got.countrycode.tolist() == ["NA", ""]
@@ -284,3 +289,40 @@ def test_bad_arguments(data_dir):
         read_all(data_dir / "kaggle" / "test_simplified.csv", words=["a", "a"])
     with pytest.raises(ValueError, match="block_size"):
         read_all(data_dir / "kaggle" / "test_simplified.csv", block_size=10)
+
+
+@pytest.mark.parametrize("n", [3100, 4096, 1 << 20])
+def test_truncated_gzip_stream_ends_at_its_last_whole_line(tmp_path, n):
+    """Issue 13: a truncated .gz gives every whole line decoded before the cut, then ends.
+
+    Reads of ``n`` >= the longest line, as the readers' blocks are (a longer line comes
+    in pieces; the CSV reader refuses such a row anyway)."""
+    rng = np.random.default_rng(0)
+    lines = [b"x" * int(k) + b"\n" for k in rng.integers(0, 3000, 400)]
+    text = b"".join(lines) + b"last line, no newline"
+    packed = gzip.compress(text)
+    for cut in (len(packed), len(packed) - 9, len(packed) // 2, 40):
+        path = tmp_path / "t.ndjson.gz"
+        path.write_bytes(packed[:cut])
+        stream = find_sources(path)[0].open(lines=True)
+        got = b"".join(iter(lambda: stream.read(n), b""))
+        stream.close()
+        if cut == len(packed):
+            assert got == text and stream.error is None
+        else:
+            decoded = zlib.decompressobj(31).decompress(packed[:cut])
+            assert got == decoded[: decoded.rfind(b"\n") + 1], cut
+            assert isinstance(stream.error, EOFError)
+
+
+def test_truncated_ndjson_gz_keeps_its_lines(tmp_path):
+    good = '{"word":"cat","countrycode":"US","timestamp":"2017-03-02 23:25:10.07453 UTC",' \
+           '"recognized":true,"key_id":"%d","drawing":[[[1,2],[3,4]]]}\n'
+    packed = gzip.compress("".join(good % k for k in range(2000)).encode())
+    path = tmp_path / "cat.ndjson.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    kept = zlib.decompressobj(31).decompress(packed[: len(packed) // 2]).count(b"\n")
+    got, batches = read_all(path, on_error="skip")
+    rejects = [r for b in batches for r in b.rejects]
+    assert len(got) == kept and got.key_id.tolist() == list(range(kept))
+    assert len(rejects) == 1 and rejects[0].record == kept and "truncated" in rejects[0].reason

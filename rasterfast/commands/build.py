@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import positive_int
+
 HELP = """\
 Read Quick, Draw! drawings (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst or
 inside a .zip; files, directories or globs), render them with a recipe, and write
@@ -20,7 +22,15 @@ writes images from it later. The recipe still decides what is stored.
 Drawings are ordered by a keyed hash of their key_id, so every shard mixes all words and
 the result is byte-identical whatever the workers or scheduler. Kaggle test files (no
 word column) become the `test` split in their original order. A killed build resumes
-when the same command is run again; `rasterfast verify DIR` checks a finished one.
+when the same command is run again; `rasterfast verify DIR` checks a finished one. A
+finished DIR (one holding manifest.json) is never rebuilt nor overwritten: the command
+stops at once with an error; remove DIR or choose another to build again. A build that
+fails before its first shard (a bad input, say) leaves nothing behind, so it can be run
+again with other options.
+
+Bad drawings stop the build (--on-error raise), naming the file and line; --on-error
+skip leaves them out, --on-error warn also prints each one (the first 20, then a
+count). Every one is listed in DIR/rejects.parquet, and the summary counts them.
 
 example:
   rasterfast build train_simplified.zip test_simplified.csv --out shards64 \\
@@ -35,7 +45,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="the shard directory to write")
     p.add_argument("--recipe", default="gray", help="preset name (see `rasterfast preview "
                    "--list-recipes`); default gray")
-    p.add_argument("--size", type=int, help="image size in pixels (16-512)")
+    p.add_argument("--size", type=int, help="image size in pixels, 16-512 (default 64, as "
+                   "for every preset)")
     p.add_argument("--shard-size", type=int, default=8192, metavar="N",
                    help="most drawings per shard (default 8192)")
     p.add_argument("--val-fraction", type=float, default=0.05, metavar="F",
@@ -48,11 +59,12 @@ def register(sub) -> None:
     p.add_argument("--recognized-only", action="store_true",
                    help="drop drawings the game did not recognise")
     p.add_argument("--on-error", choices=["raise", "warn", "skip"], default="raise",
-                   help="bad drawings: stop (default), or skip them (counted in the manifest)")
+                   help="bad drawings: stop (default), or skip them (counted in the "
+                   "summary and the manifest); warn also prints each one")
     p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS",
                    help="Dask scheduler: local threads (default), processes, or the address "
                    "of a distributed scheduler (tcp://host:8786)")
-    p.add_argument("--workers", type=int, help="local workers (default: all cores)")
+    p.add_argument("--workers", type=positive_int, help="local workers (default: all cores)")
     p.add_argument("--bucket-size", type=int, metavar="N",
                    help="drawings per bucket, the unit of the shuffle and of the plan and "
                    "render tasks (default ~268k simplified, ~32k raw: ~64 MB a task); "
@@ -64,15 +76,25 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..errors import StrokeParseError
     from ..pipeline import build
+    from ._common import print_summary, refuse_finished, warn_rejects
 
-    manifest = build(args.inputs, args.out, args.recipe, size=args.size,
-                     shard_size=args.shard_size, val_fraction=args.val_fraction, seed=args.seed,
-                     words=args.words, per_word=args.per_word,
-                     recognized_only=args.recognized_only, on_error=args.on_error,
-                     scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
-                     images=not args.no_images, bucket_size=args.bucket_size)
-    counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in ("train", "val", "test")
-                       if s in manifest.splits)
-    print(f"wrote {args.out}: {counts} drawings, {manifest.num_classes} words")
+    refuse_finished(args.out)           # before the inputs are even listed
+    try:
+        manifest = build(args.inputs, args.out, args.recipe, size=args.size,
+                         shard_size=args.shard_size, val_fraction=args.val_fraction,
+                         seed=args.seed, words=args.words, per_word=args.per_word,
+                         recognized_only=args.recognized_only, on_error=args.on_error,
+                         scheduler=args.scheduler, workers=args.workers,
+                         progress=not args.quiet, images=not args.no_images,
+                         bucket_size=args.bucket_size)
+    except StrokeParseError as err:
+        if args.on_error != "raise":
+            raise
+        raise ValueError(f"{err} (to leave bad drawings out and go on: --on-error skip, or "
+                         f"--on-error warn to also list them)") from err
+    if args.on_error == "warn":
+        warn_rejects("build", args.out)
+    print_summary(manifest, args.out)
     return 0

@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+from ..cli import positive_int
+
 MARKER = ".rasterfast-demo"
 
 HELP = """\
@@ -34,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--recipe", default="gray", help="build recipe (default gray)")
     p.add_argument("--size", type=int, default=64, help="image size (default 64)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--workers", type=int, help="build workers (default: all cores)")
+    p.add_argument("--workers", type=positive_int, help="build workers (default: all cores)")
     p.set_defaults(func=run)
 
 
@@ -106,4 +108,18 @@ def _demo(root: Path, args) -> None:
     words = reader.meta("train", 0, columns=["word"]).column("word").to_pylist()[:64]
     png = write_png(root / "preview.png", contact_sheet(images, words, cols=8, zoom=2))
     print(f"preview  {png}")
-    print("next: rasterfast inspect", shards, "| python -c 'from rasterfast import ShardDataset'")
+    print("next steps:", *next_steps(root, shards), sep="\n  ")
+
+
+def next_steps(root: Path, shards: Path) -> list[str]:
+    """Commands worth running after the demo, on its own output (each one works as shown)."""
+    return [
+        f"rasterfast inspect {shards}    # drawings per split and word, rejects, entropy",
+        f"rasterfast preview {shards} --pick high-entropy --out {root / 'odd.png'}",
+        f"rasterfast render {shards} --recipe order3 --size 96 --out {root / 'shards96'}",
+        f"python -c \"from rasterfast import ShardDataset; "
+        f"print(ShardDataset('{shards}', split='train', batch_size=256).words)\"",
+        "rasterfast build YOUR_FILES --out shards64 --recipe beluga --size 64   # real data",
+        "a training loop, MAP@3 and a Kaggle submission: README.md, "
+        "\"Building shards and training\"",
+    ]

@@ -47,8 +47,16 @@ def run(args) -> int:
         meta = reader.meta(split, columns=["word", "entropy"])
         words, counts = np.unique(meta.column("word").to_numpy(zero_copy_only=False).astype(str),
                                   return_counts=True)
+        # Kaggle test drawings have no word: not a word "" (issue 13)
+        unlabelled = int(counts[words == ""].sum())
+        counts, words = counts[words != ""], words[words != ""]
+        what = f"{len(words)} words"
+        if unlabelled and not len(words):
+            what = "no words (Kaggle test rows)"
+        elif unlabelled:
+            what += f", {unlabelled:,} drawings without a word"
         print(f"\n{split}: {m.count(split):,} drawings in {len(reader.shards(split))} shards, "
-              f"{len(words)} words")
+              f"{what}")
         order = np.argsort(-counts, kind="stable")
         k = args.words
         if len(words) > 2 * k:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import positive_int
+
 HELP = """\
 Render the drawings of a finished build (DIR) again with another recipe or size, from
 its stroke store (the .strokes file of every shard): the inputs are not read again, and
@@ -11,6 +13,8 @@ DIR2 gets the same drawings, splits, shards, order, labels and word list (drawin
 (split, shard, row) is the same drawing in both). DIR2 holds images only. DIR may be a
 `build --no-images` directory. A raw recipe (time3) needs a build from raw inputs with a
 raw recipe; a simplified recipe needs one that stored simplified drawings.
+A finished DIR2 (one holding manifest.json) is never overwritten: the command stops at
+once with an error; remove DIR2 or choose another.
 
 example:
   rasterfast render shards64 --recipe gray --size 128 --out shards128
@@ -25,17 +29,19 @@ def register(sub) -> None:
     p.add_argument("--recipe", required=True, help="preset name")
     p.add_argument("--size", type=int, help="image size in pixels (16-512)")
     p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=positive_int)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..pipeline import rerender
+    from ._common import print_summary, refuse_finished, refuse_foreign
 
+    refuse_finished(args.out)           # before the plan stage runs
+    refuse_foreign(args.out)
     manifest = rerender(args.build_dir, args.out, args.recipe, size=args.size,
                         scheduler=args.scheduler,
                         workers=args.workers, progress=not args.quiet)
-    counts = ", ".join(f"{s}: {manifest.count(s):,}" for s in manifest.splits)
-    print(f"wrote {args.out}: {counts} drawings")
+    print_summary(manifest, args.out, words=False)
     return 0

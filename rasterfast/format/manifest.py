@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -99,10 +99,26 @@ def fsync_dir(path) -> None:
         os.close(fd)
 
 
+def create_temp_for(path) -> tuple[int, Path]:
+    """Create a new, unique temporary file next to ``path``; return ``(fd, its path)``.
+
+    Its mode is what a plain ``open(path, "w")`` gives under the current umask
+    (0o666 & ~umask): ``tempfile.mkstemp`` makes 0o600 files, and a manifest renamed
+    from one could not be read by another user or uid that reads the shards (issue 13).
+    """
+    path = Path(path)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` under a temporary name, fsync it, then rename it into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp_for(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -395,7 +395,13 @@ def verify(path, *, checksums: bool = True, threads: int | None = None) -> Verif
     try:
         manifest = Manifest.load(root)
     except (FileNotFoundError, ShardFormatError) as err:
-        report.problems.append((str(root / MANIFEST_NAME), str(err)))
+        # the file is named once, in front (the error's message starts with it too)
+        reason = getattr(err, "reason", None) or str(err).removeprefix(
+            f"{root / MANIFEST_NAME}: ")
+        name = str(root / MANIFEST_NAME)
+        if not root.is_dir():
+            name, reason = str(root), "no such directory"
+        report.problems.append((name, reason))
         return report
     todo = []
     c, s = manifest.channels, manifest.size

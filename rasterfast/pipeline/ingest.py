@@ -27,7 +27,11 @@ from ..readers._meta import ReadContext
 from .hashing import is_val, order_hash
 from .shuffle import batch_to_table, word_counts, write_groups_atomic
 
-__all__ = ["IngestSpec", "IngestResult", "ingest_source", "piece_path", "bucket_pieces"]
+__all__ = ["IngestSpec", "IngestResult", "ingest_source", "ingest_task", "raise_first_failure",
+           "piece_path", "bucket_pieces", "STOP_NAME"]
+
+#: A file in the store that tells the build's running ingest tasks to stop (one failed).
+STOP_NAME = "_stop"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,10 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         pending, n_pending = {}, 0
         flushes += 1
 
+    stop = store / STOP_NAME
     for batch in _read_source(src, ctx):
+        if stop.exists():
+            raise IngestStopped(f"{src.name}: stopped, another input of the build failed")
         result.read += len(batch) + len(batch.rejects)
         result.rejected += len(batch.rejects)
         result.rejects.extend(batch.rejects)
@@ -186,3 +193,34 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
     tmp.write_text(json.dumps(result.to_json()))
     tmp.replace(done)
     return result
+
+
+class IngestStopped(Exception):
+    """An ingest task that stopped because another one of its build failed."""
+
+
+def ingest_task(src: Source, index: int, spec: IngestSpec):
+    """:func:`ingest_source` as a build's task: its error is returned, not raised.
+
+    Dask raises a failed task's error at once while the other tasks run on, and a
+    build that then removes what it wrote (see ``pipeline.run``) would race with their
+    writes. Instead, a failed task leaves ``STOP_NAME`` in the store, the others stop
+    at their next block, every task returns, and :func:`raise_first_failure` raises on
+    the driver once nothing writes any more.
+    """
+    try:
+        return ingest_source(src, index, spec)
+    except IngestStopped as err:
+        return err
+    except Exception as err:
+        stop = Path(spec.store) / STOP_NAME
+        stop.parent.mkdir(parents=True, exist_ok=True)
+        stop.write_text(f"{src.name}: {err}\n")
+        return err
+
+
+def raise_first_failure(results: list) -> None:
+    """Raise the error of the first failed input (in input order), if any failed."""
+    errors = [r for r in results if isinstance(r, Exception) and not isinstance(r, IngestStopped)]
+    if errors:
+        raise errors[0]

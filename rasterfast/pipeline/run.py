@@ -16,9 +16,11 @@ anywhere, and a killed build resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 import shutil
 import sys
 from collections import Counter
@@ -27,7 +29,7 @@ from pathlib import Path
 from ..errors import check_on_error
 from ..readers import find_sources
 from .hashing import MAX_HASH
-from .ingest import IngestSpec, bucket_pieces, ingest_source
+from .ingest import STOP_NAME, IngestSpec, bucket_pieces, ingest_task, raise_first_failure
 from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
 from .progress import Progress, run_tasks
 from .render_stage import RenderSpec, render_bucket
@@ -85,6 +87,62 @@ def _check_space(out: Path, need: int, n: int, image_bytes: int) -> None:
                       f"{free / 1e9:,.1f} GB are free")
 
 
+def _check_writable(out: Path) -> None:
+    """Create ``out`` now, so that one that cannot be written fails before any work."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"{out}: the output directory cannot be created ({err.strerror or err})"
+                      ) from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"{out}: the output directory cannot be written (permission "
+                              "denied)")
+
+
+def _refuse_empty(ingested) -> None:
+    """Name the inputs when none held a row: "no drawings, 0 read" alone does not say which."""
+    if ingested and all(r.read == 0 for r in ingested):
+        names = [r.name for r in ingested]
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        raise ValueError(f"no drawings to write: every input is empty (no rows): "
+                         f"{', '.join(names[:5])}{more}")
+
+
+def _has_shards(out: Path) -> bool:
+    """True when a shard file (``<split>/NNNNNN.*``) is in ``out``: the build got that far."""
+    return any(re.fullmatch(r"[0-9]{6}\..+", f.name)
+               for d in out.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))
+               and d.name != SHUFFLE for f in d.iterdir())
+
+
+def _nothing_left_on_failure(fn):
+    """Wrap ``build``: a build that fails before its first shard removes what it created.
+
+    Otherwise its scratch files hold the options of the failed run, and a retry with
+    other ones (``on_error="warn"`` after a bad row) is refused as "another build"
+    (issue 13). A build that finished shards keeps everything, to resume; so does one
+    that is interrupted (KeyboardInterrupt is no Exception), as a killed one does.
+    """
+    @functools.wraps(fn)
+    def wrapper(inputs, out, *args, **kwargs):
+        out = Path(out)
+        before = set(out.iterdir()) if out.is_dir() else None
+        try:
+            return fn(inputs, out, *args, **kwargs)
+        except Exception:
+            if out.is_dir() and not _has_shards(out):
+                if before is None:
+                    shutil.rmtree(out, ignore_errors=True)
+                else:
+                    for p in set(out.iterdir()) - before:
+                        if p.is_dir() and not p.is_symlink():
+                            shutil.rmtree(p, ignore_errors=True)
+                        else:
+                            p.unlink(missing_ok=True)
+            raise
+    return wrapper
+
+
 def _client(scheduler: str):
     if scheduler in SCHEDULERS:
         return None
@@ -93,6 +151,7 @@ def _client(scheduler: str):
     return Client(scheduler)
 
 
+@_nothing_left_on_failure
 def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: int = 8192,
           val_fraction: float = 0.05, seed: int = 0, words=None, per_word: int | None = None,
           recognized_only: bool = False, on_error: str = "raise", scheduler: str = "threads",
@@ -108,7 +167,9 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         ``word`` column) become the ``test`` split, in their original order.
     out : path
         The shard directory (new, or an unfinished build of the same
-        configuration, which is resumed).
+        configuration, which is resumed). A build that fails before it finished
+        a shard removes what it created there, so that it can be run again with
+        other options.
     recipe : str or Recipe
         A preset name (see ``Recipe.presets()``) or a :class:`~rasterfast.Recipe`.
     size : int, optional
@@ -190,6 +251,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     if (out / "manifest.json").exists():
         raise FileExistsError(f"{out} is a finished build (it has manifest.json); "
                               "choose another directory or remove it")
+    _check_writable(out)
     if check_space:
         _check_space(out, need, n_est, image_bytes)
     rows_per_bucket = bucket_size or default_bucket_size(kind)
@@ -202,10 +264,13 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     _claim_store(store, spec, [s.name for s in sources])
     client = _client(scheduler)
     try:
-        tasks = [delayed(ingest_source, pure=False)(s, i, spec) for i, s in enumerate(sources)]
+        (store / STOP_NAME).unlink(missing_ok=True)      # left by a failed run, resumed
+        tasks = [delayed(ingest_task, pure=False)(s, i, spec) for i, s in enumerate(sources)]
         ingested = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                              progress=Progress("ingest", len(tasks), lambda r: r.read,
                                                stream=stream, enabled=progress))
+        raise_first_failure(ingested)
+        _refuse_empty(ingested)
         return _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed,
                                 scheduler, workers, client, progress, stream, entropy, images)
     finally:

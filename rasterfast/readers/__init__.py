@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 from ..batch import KINDS, StrokeBatch
-from ..errors import InputReadError, check_on_error
+from ..errors import InputReadError, StrokeParseError, check_on_error
 from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES
 from ._binary import read_binary
 from ._csv import read_csv
@@ -98,7 +98,13 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
 
 def _read_source(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     try:
-        yield from _READERS[src.format](src, ctx)
+        try:
+            yield from _READERS[src.format](src, ctx)
+        except StrokeParseError as err:
+            # Name the line an editor shows: the record counts from 0 after the header.
+            if err.line < 0 and err.source == src.name and src.line_of(err.record) > 0:
+                err.locate(src.line_of(err.record))
+            raise
     except (InputReadError, OSError) as err:
         if not isinstance(err, InputReadError):   # could not even open it
             if isinstance(err, FileNotFoundError) or ctx.on_error == "raise":

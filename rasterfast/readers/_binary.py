@@ -16,7 +16,7 @@ from .._ext import _records
 from ..batch import StrokeBatch
 from ..errors import InputReadError
 from ._meta import ReadContext
-from ._sources import READ_ERRORS, Source, read_blocks
+from ._sources import READ_ERRORS, Source, raise_if_broken, read_blocks
 
 __all__ = ["read_binary"]
 
@@ -53,6 +53,8 @@ def read_binary(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
                 block = next(blocks, None)
             except READ_ERRORS as err:
                 raise InputReadError(f"unreadable from here on: {err}", src.name, record) from err
+            if block is None:
+                raise_if_broken(stream, src.name, record)
             if block is None and not pending:
                 return
             data = pending + block if block is not None else pending

@@ -19,7 +19,7 @@ from ..batch import StrokeBatch
 from ..errors import InputReadError, Reject
 from ..parse import detect_kind
 from ._meta import ReadContext, assemble, text_metadata
-from ._sources import READ_ERRORS, Source
+from ._sources import READ_ERRORS, Source, raise_if_broken
 
 __all__ = ["read_csv"]
 
@@ -55,13 +55,14 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     convert_opts = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in COLUMNS}, null_values=[],
         strings_can_be_null=False, quoted_strings_can_be_null=False)
-    stream = src.open()
+    stream = src.open(lines=True)
     try:
         try:
             reader = pacsv.open_csv(stream, read_options=read_opts, parse_options=parse_opts,
                                     convert_options=convert_opts)
         except pa.ArrowInvalid as err:
             if "Empty CSV file" in str(err):
+                raise_if_broken(stream, src.name, 0)
                 return
             raise InputReadError(f"not a readable CSV: {err}", src.name, 0) from err
         except READ_ERRORS as err:
@@ -76,6 +77,7 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             try:
                 block = reader.read_next_batch()
             except StopIteration:
+                raise_if_broken(stream, src.name, next_record)
                 return
             except pa.ArrowInvalid as err:
                 if "straddl" in str(err):

@@ -19,7 +19,7 @@ from ..batch import StrokeBatch, _ranges
 from ..errors import InputReadError, Reject
 from ..parse import detect_kind
 from ._meta import ReadContext, assemble, text_metadata
-from ._sources import READ_ERRORS, Source, read_blocks
+from ._sources import READ_ERRORS, Source, raise_if_broken, read_blocks
 
 __all__ = ["read_ndjson", "NDJSON_FIELDS"]
 
@@ -71,7 +71,7 @@ def _span_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped
 
 def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     """Yield one StrokeBatch per block of lines of the ndjson ``src``."""
-    stream = src.open()
+    stream = src.open(lines=True)
     carry = b""
     line_no = 0
     kind = ctx.kind
@@ -84,6 +84,7 @@ def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
                 raise InputReadError(f"unreadable from here on: {err}", src.name, line_no) from err
             if block is None:
                 if not carry:
+                    raise_if_broken(stream, src.name, line_no)
                     return
                 data, carry = carry, b""     # the last line has no newline
             else:
@@ -109,8 +110,11 @@ def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
                 continue
             rejects: list[Reject] = []
             for i in np.flatnonzero(status):
-                ctx.reject(rejects, src.name, int(records[i]), int(err_off[i]),
-                           _LINE_REASONS.get(int(status[i]), f"bad line (status {status[i]})"))
+                # err_off counts from the start of the line, not of the drawing (what a
+                # reject's offset means): it goes into the reason instead
+                reason = _LINE_REASONS.get(int(status[i]), f"bad line (status {status[i]})")
+                ctx.reject(rejects, src.name, int(records[i]), -1,
+                           f"{reason} (at byte {int(err_off[i])} of the line)")
             cols = {}
             for f, name in enumerate(NDJSON_FIELDS[:-1]):
                 cols[name] = _span_strings(buf, spans[:, f, 0], spans[:, f, 1],

@@ -5,13 +5,16 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Source", "find_sources", "READ_ERRORS", "FORMATS"]
+from ..errors import InputReadError
+
+__all__ = ["Source", "find_sources", "READ_ERRORS", "FORMATS", "line_number", "raise_if_broken"]
 
 #: File name endings (after a compression suffix is removed) and their format.
 FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".bin": "bin"}
@@ -38,6 +41,33 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 #: What a broken stream raises while being read (gzip, zstd, zip, Arrow, the OS).
 READ_ERRORS = _read_errors()
 
+#: Line of a file that holds record 0, by format: Kaggle CSVs have a header line; ndjson
+#: numbers every line (blank ones too) as a record; .bin files have no lines.
+_FIRST_LINE = {"csv": 2, "ndjson": 1}
+
+
+def line_number(name: str, record: int) -> int:
+    """The 1-based line of the text input ``name`` that holds ``record`` (0-based); -1 if none.
+
+    A CSV's records are its data rows, one line each (rasterfast reads CSVs without
+    newlines inside values); an empty line that pyarrow skips would shift the count.
+    """
+    kind = _classify(name)
+    if kind is None or record < 0 or kind[0] not in _FIRST_LINE:
+        return -1
+    return int(record) + _FIRST_LINE[kind[0]]
+
+
+def raise_if_broken(stream, source: str, record: int) -> None:
+    """Raise the ``InputReadError`` of a stream that ended early because it broke.
+
+    ``record`` is the first record that was lost; every record before it was read.
+    """
+    err = getattr(stream, "error", None)
+    if err is not None:
+        raise InputReadError(f"truncated: the compressed data ends here ({err}); the "
+                             "drawings before it are kept", source, record) from err
+
 
 @dataclass(frozen=True)
 class Source:
@@ -63,10 +93,25 @@ class Source:
                 base = base[: -len(suffix)]
         return base
 
-    def open(self):
-        """A binary stream of the decompressed bytes. Close it when done."""
+    def line_of(self, record: int) -> int:
+        """The 1-based line of this file that holds ``record``; -1 for a binary file."""
+        return line_number(self.name, record)
+
+    def open(self, *, lines: bool = False):
+        """A binary stream of the decompressed bytes. Close it when done.
+
+        A compressed stream or zip member that is truncated ends early instead of
+        raising, with the error in its ``error`` attribute (see
+        :func:`raise_if_broken`): the bytes decoded before the damage are kept. With
+        ``lines``, a line cut by the damage is dropped with the rest.
+        """
         if self.member is None:
             raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+            if self.compression is not None and os.fstat(raw.fileno()).st_size == 0:
+                raw.close()
+                # gzip.GzipFile reads an empty file as an empty stream; it is no gzip at all
+                raise InputReadError(f"empty file (0 bytes): not a valid {self.compression} "
+                                     "stream", self.name)
         else:
             archive = zipfile.ZipFile(self.path)
             try:
@@ -77,16 +122,93 @@ class Source:
         try:
             if self.compression == "gzip":
                 # GzipFile does not close a file object it was given: close both.
-                return _Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw)
+                return _Salvage(_Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw), lines)
             if self.compression == "zstd":
                 import zstandard
 
-                return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True,
-                                                                  closefd=True)
+                return _Salvage(zstandard.ZstdDecompressor().stream_reader(
+                    raw, read_across_frames=True, closefd=True), lines)
         except BaseException:
             raw.close()
             raise
-        return raw
+        return raw if self.member is None else _Salvage(raw, lines)
+
+
+class _Salvage:
+    """A decompressing stream read until it is cut short; then end-of-file, with ``error`` set.
+
+    ``read(n)`` of a gzip (or zstd, or zip) stream that hits damage raises, and the
+    bytes it had already decoded in that call are lost with it; a truncated
+    ``cat.csv.gz`` then lost every drawing (issue 13). Reading ``read1`` pieces (one
+    read of the compressed data each) keeps all but the bytes of the damaged piece.
+    With ``lines``, the bytes after the last newline are held back until the next one
+    arrives, so a line cut by the damage is dropped, never parsed as a shorter row.
+    """
+
+    def __init__(self, stream, lines: bool):
+        self._stream = stream
+        self._read1 = getattr(stream, "read1", stream.read)
+        self._lines = lines
+        self._held = b""            # the start of a line whose end has not been read yet
+        self._eof = False
+        self.error: BaseException | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = sys.maxsize
+        parts, size = [], 0
+        while not self._eof:
+            want = n - size - len(self._held)
+            if want <= 0:
+                break
+            try:
+                # at most 4 MiB a call: read1 allocates what it is asked for
+                chunk = self._read1(min(want, 1 << 22))
+            except EOFError as err:
+                # Truncation (gzip, zip): what was decoded is exact. Corruption (zlib.error,
+                # a CRC mismatch) raises instead: the bytes since the damage are garbage,
+                # and the CRC is checked only at the end of the stream.
+                self.error, self._eof, self._held = err, True, b""
+                break
+            if not chunk:
+                self._eof = True
+                break
+            if not self._lines:
+                parts.append(chunk)
+                size += len(chunk)
+                continue
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                self._held += chunk
+                continue
+            parts += (self._held, memoryview(chunk)[:cut])
+            size += len(self._held) + cut
+            self._held = chunk[cut:]
+        if self._held and (self._eof or not parts):
+            # the last line, without a newline; or a line longer than n, in pieces
+            # (pyarrow refuses a row longer than its block in any case)
+            parts.append(self._held[:n])
+            self._held = self._held[n:]
+        return b"".join(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class _Closing:
@@ -97,6 +219,9 @@ class _Closing:
 
     def read(self, n: int = -1) -> bytes:
         return self._stream.read(n)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self._stream.read1(n)
 
     def readinto(self, b) -> int:
         return self._stream.readinto(b)
@@ -168,6 +293,24 @@ def _file_sources(path: str, explicit: bool) -> list[Source]:
     return [Source(path, path, kind[0], kind[1])]
 
 
+#: Files that make a directory a rasterfast build (finished, or unfinished), not inputs.
+_BUILD_FILES = ("manifest.json", "_build.json")
+#: Shard files (``<split>/NNNNNN.<suffix>``) that only a build writes: a directory holding
+#: them is a build even without its manifest.
+_SHARD_SUFFIXES = (".strokes", ".labels.npy", ".shard.json")
+
+
+def _refuse_build_dir(root: str, files: list[str]) -> None:
+    """Raise ``ValueError`` when ``root`` is a shard directory: its JSON is no ndjson input."""
+    sub = os.path.join(glob.escape(root), "*")
+    if any(f in files for f in _BUILD_FILES) or glob.glob(os.path.join(sub, "_config.json")) \
+            or any(glob.glob(os.path.join(sub, f"[0-9][0-9][0-9][0-9][0-9][0-9]{suffix}"))
+                   for suffix in _SHARD_SUFFIXES):
+        raise ValueError(f"{root} is a rasterfast shard directory (a build's output), not an "
+                         f"input; to draw its drawings again at another recipe or size, use "
+                         f"`rasterfast render {root} --recipe R --out DIR`")
+
+
 def find_sources(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Source]:
     """Expand files, directories (recursively) and globs into a sorted list of inputs.
 
@@ -186,6 +329,7 @@ def find_sources(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         if os.path.isdir(p):
             found = []
             for root, dirs, files in os.walk(p):
+                _refuse_build_dir(root, files)
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in sorted(files):
                     if not f.startswith("."):
