@@ -511,3 +511,22 @@ def test_failed_ingest_task_stops_the_others(tmp_path):
     assert sorted(p.name for p in store.rglob("*")) == [STOP_NAME]
     (store / STOP_NAME).unlink()
     assert ingest_task(find_sources(good)[0], 0, spec).read == 50
+
+
+def test_build_reports_what_it_did(simplified_build, tmp_path, capsys):
+    """Issue 12: the manifest records wall and CPU seconds, stages and bytes written; the
+    summary prints drawings/s, MB/s and CPU-us a drawing from them."""
+    from rasterfast.commands._common import rate_line
+
+    out, m = simplified_build
+    t = m.extra["timing"]
+    assert set(t["stages_s"]) == {"ingest", "plan", "render"}
+    assert t["drawings"] == sum(m.count(s) for s in m.splits)
+    assert t["bytes_written"] == sum(fe.size for s in m.splits for sh in m.shards(s)
+                                     for fe in sh.files)
+    assert t["wall_s"] >= sum(t["stages_s"].values()) - 1e-3 and t["cpu_s"] > 0
+    line = rate_line(m)
+    assert line.startswith(f"{t['drawings']:,} drawings in ") and "MB/s" in line
+    assert "CPU-us a drawing" in line and "render" in line
+    m2 = rerender(out, tmp_path / "r", "gray", size=16, progress=False)
+    assert set(m2.extra["timing"]["stages_s"]) == {"render"}

@@ -43,6 +43,20 @@ def counts_line(manifest) -> str:
             + ", ".join(f"{totals[k]:,} {k}" for k in COUNTERS))
 
 
+def rate_line(manifest) -> str | None:
+    """``"N drawings in W s: R drawings/s, M MB written (B MB/s), C CPU-us a drawing; stages
+    ..."`` from the manifest's ``extra["timing"]`` (None when the build did not record it)."""
+    t = (manifest.extra or {}).get("timing")
+    if not t or not t.get("wall_s"):
+        return None
+    n, wall, mb = t["drawings"], t["wall_s"], t["bytes_written"] / 1e6
+    cpu = (f", {t['cpu_s'] / n * 1e6:,.1f} CPU-us a drawing" if t.get("cpu_s") is not None
+           and n else "")
+    stages = ", ".join(f"{k} {v:,.1f} s" for k, v in t.get("stages_s", {}).items())
+    return (f"{n:,} drawings in {wall:,.1f} s: {n / wall:,.0f} drawings/s, {mb:,.1f} MB written "
+            f"({mb / wall:,.1f} MB/s){cpu}" + (f"; {stages}" if stages else ""))
+
+
 def empty_inputs(manifest) -> list[str]:
     """Names of the inputs that held no rows at all."""
     return [e["name"] for e in (manifest.inputs or []) if int(e.get("read", 0)) == 0]
@@ -56,6 +70,9 @@ def print_summary(manifest, out, *, words: bool = True, stream=None) -> None:
     tail = f", {manifest.num_classes} words" if words else ""
     print(f"wrote {out}: {counts} drawings{tail}", file=stream)
     print(counts_line(manifest), file=stream)
+    rate = rate_line(manifest)
+    if rate:
+        print(rate, file=stream)
     empty = empty_inputs(manifest)
     if empty:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")

@@ -558,7 +558,7 @@ class Writer:
         return self.done(split, index)
 
     def finish(self, *, inputs: Iterable = (), rejects=None, extra: dict | None = None,
-               expected: Mapping[str, int] | None = None) -> Manifest:
+               expected: Mapping[str, int] | None = None, timing=None) -> Manifest:
         """Write ``manifest.json`` (atomically, last) listing every finished shard.
 
         Parameters
@@ -571,6 +571,9 @@ class Writer:
             Anything else to record (JSON).
         expected : mapping of split to number of shards, optional
             Refuse to finish unless each split has exactly that many finished shards.
+        timing : callable, optional
+            Called with the splits (``{split: [ShardEntry]}``) just before the manifest
+            is written; its dict goes to ``extra["timing"]`` (the build's figures).
 
         Raises
         ------
@@ -604,6 +607,9 @@ class Writer:
             rejects = summarize_rejects(rejects)
         from .. import __version__
 
+        extra = dict(extra or {})
+        if timing is not None:
+            extra["timing"] = timing(splits)
         manifest = Manifest(
             recipe=self.recipe, words=self.words, channels=self.channels, size=self.size,
             splits=splits, seed=self.seed, inputs=list(inputs), rejects=dict(rejects),

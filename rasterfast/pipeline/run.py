@@ -17,6 +17,8 @@ anywhere, and a killed build resumes where it stopped.
 from __future__ import annotations
 
 import functools
+import resource
+import time
 import json
 import math
 import os
@@ -143,6 +145,41 @@ def _nothing_left_on_failure(fn):
     return wrapper
 
 
+class _Clock:
+    """Wall and CPU seconds of a build's stages, for the manifest's ``extra["timing"]``.
+
+    CPU is this process's (threads included) plus its finished child processes'; the
+    workers of a distributed cluster are not counted (``cpu_s`` is then None).
+    """
+
+    def __init__(self, counted: bool = True):
+        self.start = self.mark = time.perf_counter()
+        self.cpu0 = self._cpu()
+        self.counted = counted
+        self.stages: dict = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages[name] = round(now - self.mark, 3)
+        self.mark = now
+
+    def report(self, manifest_splits: dict) -> dict:
+        drawings = sum(sh.count for shards in manifest_splits.values() for sh in shards)
+        written = sum(fe.size for shards in manifest_splits.values() for sh in shards
+                      for fe in sh.files)
+        wall = time.perf_counter() - self.start
+        cpu = self._cpu() - self.cpu0 if self.counted else None
+        return {"wall_s": round(wall, 3), "stages_s": self.stages, "drawings": drawings,
+                "bytes_written": written,
+                "cpu_s": None if cpu is None else round(cpu, 3)}
+
+
 def _client(scheduler: str):
     if scheduler in SCHEDULERS:
         return None
@@ -263,6 +300,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
                       words=words, recognized_only=recognized_only, on_error=on_error)
     _claim_store(store, spec, [s.name for s in sources])
     client = _client(scheduler)
+    clock = _Clock(counted=client is None)
     try:
         (store / STOP_NAME).unlink(missing_ok=True)      # left by a failed run, resumed
         tasks = [delayed(ingest_task, pure=False)(s, i, spec) for i, s in enumerate(sources)]
@@ -271,8 +309,10 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
                                                stream=stream, enabled=progress))
         raise_first_failure(ingested)
         _refuse_empty(ingested)
+        clock.stage("ingest")
         return _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed,
-                                scheduler, workers, client, progress, stream, entropy, images)
+                                scheduler, workers, client, progress, stream, entropy, images,
+                                clock)
     finally:
         if client is not None:
             client.close()
@@ -334,6 +374,7 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
                 writer, recipe.get_config(), str(source.path), split, entries[i:i + per_task],
                 source.stroke_kind, entropy))
     client = _client(scheduler)
+    clock = _Clock(counted=client is None)
     try:
         run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                   progress=Progress("render", len(tasks), lambda n: n, stream=stream,
@@ -341,10 +382,12 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
     finally:
         if client is not None:
             client.close()
-    extra = dict(old.extra or {})
+    clock.stage("render")
+    extra = {k: v for k, v in (old.extra or {}).items() if k != "timing"}
     extra["rendered_from"] = os.path.abspath(source.path)
     return writer.finish(inputs=old.inputs, rejects=old.rejects, extra=extra,
-                         expected={s: len(old.shards(s)) for s in old.splits})
+                         expected={s: len(old.shards(s)) for s in old.splits},
+                         timing=clock.report)
 
 
 def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
@@ -370,7 +413,7 @@ def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
 
 
 def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, seed, scheduler,
-                     workers, client, progress, stream, entropy, images):
+                     workers, client, progress, stream, entropy, images, clock):
     from dask import delayed
 
     from ..format import Writer
@@ -435,6 +478,7 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
             per_bucket[bc.bucket] = n
         plans[split] = plan_shards(split, per_bucket, shard_size)
     plans["test"] = plan_shards("test", {0: sum(test_count.counts.values())}, shard_size)
+    clock.stage("plan")
     # 3. render
     writer = Writer(out, recipe, list(words), channels=channels, size=recipe.size, seed=seed,
                     parts=("images", "strokes") if images else ("strokes",),
@@ -448,6 +492,7 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
              for split, plan in plans.items() for b, first, sizes in plan.buckets]
     rendered = run_tasks(tasks, scheduler=scheduler, workers=workers, client=client,
                          progress=prog("render", len(tasks), lambda r: r.drawings))
+    clock.stage("render")
     # counters per input: read = written + rejected + filtered + duplicate
     written, filtered, duplicates = Counter(), Counter(), Counter()
     for r in rendered:
@@ -481,7 +526,8 @@ def _plan_and_render(ingested, spec, recipe, out, words, per_word, shard_size, s
              "recognized_only": spec.recognized_only, "shard_size": shard_size,
              "order": "keyed splitmix64 hash of key_id (seed); test split in input order",
              "duplicates_kept": "first occurrence in input order"}
-    manifest = writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected)
+    manifest = writer.finish(inputs=stats, rejects=rejects, extra=extra, expected=expected,
+                             timing=clock.report)
     # Only after the commit point: a build killed before it resumes from the shuffle area.
     shutil.rmtree(store, ignore_errors=True)
     return manifest
