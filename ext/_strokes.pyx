@@ -24,6 +24,34 @@ cdef enum:
     E_OUTPUT = 3         # outputs too small for the sizes (a caller bug; detail: position)
 
 
+cdef inline int _span(const uint64_t *drawing_offsets, const uint64_t *stroke_offsets,
+                      const int64_t *n_drawings, const int64_t *n_strokes,
+                      const int64_t *n_points, Py_ssize_t k, int64_t m, int64_t r,
+                      int64_t *s0, int64_t *s1, int64_t *p0, int64_t *p1) noexcept nogil:
+    """The strokes ``[s0, s1)`` and points ``[p0, p1)`` of drawing ``r`` of shard ``m``.
+
+    Every value is checked against the shard's counts before it is used as an index;
+    returns OK, E_INDEX (shard or row out of range, or an unmapped shard) or E_OFFSETS.
+    """
+    cdef const int64_t *do
+    cdef const int64_t *so
+    if m < 0 or m >= k or drawing_offsets[m] == 0 or stroke_offsets[m] == 0:
+        return E_INDEX
+    if r < 0 or r >= n_drawings[m]:
+        return E_INDEX
+    do = <const int64_t *>drawing_offsets[m]
+    so = <const int64_t *>stroke_offsets[m]
+    s0[0] = do[r]
+    s1[0] = do[r + 1]
+    if s0[0] < 0 or s1[0] < s0[0] or s1[0] > n_strokes[m]:
+        return E_OFFSETS
+    p0[0] = so[s0[0]]
+    p1[0] = so[s1[0]]
+    if p0[0] < 0 or p1[0] < p0[0] or p1[0] > n_points[m]:
+        return E_OFFSETS
+    return OK
+
+
 def _stroke_sizes(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke_offsets,
                   const int64_t[::1] n_drawings, const int64_t[::1] n_strokes,
                   const int64_t[::1] n_points, const int64_t[::1] shards,
@@ -36,36 +64,22 @@ def _stroke_sizes(const uint64_t[::1] drawing_offsets, const uint64_t[::1] strok
     ``(status, position)``; on a bad status nothing after ``position`` was read.
     """
     cdef Py_ssize_t n = rows.shape[0], k = drawing_offsets.shape[0], i
-    cdef int64_t m, r, s0, s1, p0, p1
+    cdef int64_t s0, s1, p0, p1
     cdef int status = OK
     cdef Py_ssize_t pos = -1
-    cdef const int64_t *do
-    cdef const int64_t *so
     if shards.shape[0] != n or out_strokes.shape[0] != n or out_points.shape[0] != n or \
             stroke_offsets.shape[0] != k or n_drawings.shape[0] != k or \
             n_strokes.shape[0] != k or n_points.shape[0] != k:
         return E_OUTPUT, -1
+    if n and not k:
+        return E_INDEX, 0
     with nogil:
         for i in range(n):
-            m = shards[i]
-            if m < 0 or m >= k or drawing_offsets[m] == 0 or stroke_offsets[m] == 0:
-                status, pos = E_INDEX, i
-                break
-            r = rows[i]
-            if r < 0 or r >= n_drawings[m]:
-                status, pos = E_INDEX, i
-                break
-            do = <const int64_t *>drawing_offsets[m]
-            so = <const int64_t *>stroke_offsets[m]
-            s0 = do[r]
-            s1 = do[r + 1]
-            if s0 < 0 or s1 < s0 or s1 > n_strokes[m]:
-                status, pos = E_OFFSETS, i
-                break
-            p0 = so[s0]
-            p1 = so[s1]
-            if p0 < 0 or p1 < p0 or p1 > n_points[m]:
-                status, pos = E_OFFSETS, i
+            status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
+                           &n_strokes[0], &n_points[0], k, shards[i], rows[i], &s0, &s1,
+                           &p0, &p1)
+            if status != OK:
+                pos = i
                 break
             out_strokes[i] = s1 - s0
             out_points[i] = p1 - p0
@@ -91,10 +105,9 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
     cdef Py_ssize_t out_strokes = out_stroke_offsets.shape[0] - 1
     cdef Py_ssize_t out_points = ox.shape[0] // coord_bytes if coord_bytes > 0 else 0
     cdef bint times = ot.shape[0] > 0
-    cdef int64_t m, r, s0, s1, p0, p1, j, q = 0, base
+    cdef int64_t m, s0, s1, p0, p1, j, q = 0, base
     cdef int status = OK
     cdef Py_ssize_t pos = -1
-    cdef const int64_t *do
     cdef const int64_t *so
     if shards.shape[0] != n or out_drawing_offsets.shape[0] != n + 1 or \
             stroke_offsets.shape[0] != k or xs.shape[0] != k or ys.shape[0] != k or \
@@ -103,29 +116,20 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             oy.shape[0] != ox.shape[0] or (times and ot.shape[0] != 4 * out_points) or \
             out_strokes < 0:
         return E_OUTPUT, -1
+    if n and not k:
+        return E_INDEX, 0
     with nogil:
         for i in range(n):
             m = shards[i]
-            if m < 0 or m >= k or drawing_offsets[m] == 0 or stroke_offsets[m] == 0 or \
-                    xs[m] == 0 or ys[m] == 0 or (times and ts[m] == 0):
+            if m < 0 or m >= k or xs[m] == 0 or ys[m] == 0 or (times and ts[m] == 0):
                 status, pos = E_INDEX, i
                 break
-            r = rows[i]
-            if r < 0 or r >= n_drawings[m]:
-                status, pos = E_INDEX, i
+            status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
+                           &n_strokes[0], &n_points[0], k, m, rows[i], &s0, &s1, &p0, &p1)
+            if status != OK:
+                pos = i
                 break
-            do = <const int64_t *>drawing_offsets[m]
             so = <const int64_t *>stroke_offsets[m]
-            s0 = do[r]
-            s1 = do[r + 1]
-            if s0 < 0 or s1 < s0 or s1 > n_strokes[m]:
-                status, pos = E_OFFSETS, i
-                break
-            p0 = so[s0]
-            p1 = so[s1]
-            if p0 < 0 or p1 < p0 or p1 > n_points[m]:
-                status, pos = E_OFFSETS, i
-                break
             base = out_drawing_offsets[i]
             if base < 0 or out_drawing_offsets[i + 1] - base != s1 - s0 or \
                     out_drawing_offsets[i + 1] > out_strokes or q + (p1 - p0) > out_points:
