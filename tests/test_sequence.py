@@ -172,7 +172,7 @@ def test_broken_offsets_are_an_error_not_a_crash():
     b.stroke_offsets = np.array([0, 2], np.int64)
     b.drawing_offsets = np.array([0, 3], np.int64)
     with pytest.raises(ValueError, match="broken stroke or drawing offsets"):
-        to_stroke5(b)
+        to_stroke5(b, 4)
 
 
 def test_threads_give_the_same_sequences(simplified):
