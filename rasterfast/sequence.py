@@ -195,7 +195,7 @@ def to_stroke5(batch: StrokeBatch, max_len: int | None = None, *, on_long: str =
 
 
 def from_stroke3(seq: np.ndarray, length: int | None = None) -> list[np.ndarray]:
-    """One drawing's stroke-3 rows back to strokes of absolute points (sketch-rnn's ``strokes_to_lines``).
+    """One drawing's stroke-3 rows back to strokes of absolute points (``strokes_to_lines``).
 
     Parameters
     ----------
@@ -227,4 +227,4 @@ def from_stroke3(seq: np.ndarray, length: int | None = None) -> list[np.ndarray]
     if not len(ends) or ends[-1] != len(seq):
         ends = np.append(ends, len(seq))
     starts = np.concatenate([[0], ends[:-1]])
-    return [xy[a:b].T.copy() for a, b in zip(starts, ends) if b > a]
+    return [xy[a:b].T.copy() for a, b in zip(starts, ends, strict=True) if b > a]

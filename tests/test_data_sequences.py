@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from rasterfast import StrokeDataset, to_stroke3, to_stroke5
+from rasterfast.data import ShardLoader
 from rasterfast.format import Reader
 from rasterfast.pipeline import build
 
@@ -107,6 +108,17 @@ def test_dataloader_workers(stores):
         assert torch.equal(a["lengths"], b["lengths"])
 
 
+def test_shard_loader_prefetches_sequence_batches(stores):
+    ds = StrokeDataset(stores["simplified"], output="stroke3", batch_size=100, seed=4)
+    direct = list(ds)
+    got = list(ShardLoader(ds, threads=2))
+    assert len(got) == len(direct)
+    for a, b in zip(direct, got, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
 def test_bad_arguments(stores):
     path = stores["simplified"]
     with pytest.raises(ValueError, match=r"output must be one of \('image', 'stroke3', "
@@ -128,4 +140,4 @@ def test_bad_arguments(stores):
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         StrokeDataset(path)  # image output needs a recipe
     with pytest.raises(AttributeError, match="no images"):
-        StrokeDataset(path, output="stroke3").image_shape
+        _ = StrokeDataset(path, output="stroke3").image_shape

@@ -5,11 +5,11 @@ import threading
 
 import numpy as np
 import pytest
+from reference_sequence import stroke3 as ref_stroke3
+from reference_sequence import stroke5 as ref_stroke5
 
 import rasterfast.sequence
 from rasterfast import StrokeBatch, from_stroke3, read_drawings, to_stroke3, to_stroke5
-from reference_sequence import stroke3 as ref_stroke3
-from reference_sequence import stroke5 as ref_stroke5
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_round_trip_on_the_real_simplified_sample(simplified):
         got = from_stroke3(seq[i], lengths[i])
         want = b.drawing(i)
         assert len(got) == len(want), i
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
 
 
@@ -84,7 +84,7 @@ def test_raw_round_trip(raw):
         got = from_stroke3(seq[i, :lengths[i]].astype(np.float64), None)
         want = raw.drawing(i)
         assert len(got) == len(want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w[:2], rtol=0, atol=0.01)
 
 

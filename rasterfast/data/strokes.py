@@ -25,8 +25,8 @@ from ..recipe import Recipe
 from ..render import render
 from ..store import check_recipe
 from .base import BatchDataset
-from .sequences import check_output, fit_max_len, sequence_batch
 from .order import DEFAULT_WINDOW
+from .sequences import check_output, fit_max_len, sequence_batch
 
 __all__ = ["StrokeDataset"]
 
