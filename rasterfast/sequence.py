@@ -8,8 +8,8 @@ that of sketch-rnn's ``lines_to_strokes`` and ``to_big_strokes`` (magenta,
 
 * row ``k`` of a drawing is its point ``k`` (strokes end to end);
 * ``dx, dy`` = the point minus the previous point, across stroke boundaries; the
-  first point minus ``(0, 0)``, i.e. its absolute position (Quick, Draw!'s own
-  ``.npz`` files start with the first point's offset from the origin the same way);
+  first point minus ``(0, 0)``, i.e. its absolute position (``lines_to_strokes``
+  prepends ``[0, 0, 0]`` before differencing);
 * stroke-3 ``pen`` = 1 at the last point of every stroke (the pen lifts after it),
   else 0; the last point of a drawing therefore has ``pen = 1``;
 * stroke-5 ``(p1, p2, p3) = (1 - pen, pen, 0)`` on points; padding rows are

@@ -71,6 +71,19 @@ def test_words_and_max_drawings(stores, tmp_path):
             np.testing.assert_array_equal(g, w)
 
 
+def test_a_missing_split_is_an_empty_array(stores, tmp_path, capsys, data_dir):
+    src = tmp_path / "no-test"
+    build(sorted((data_dir / "kaggle" / "train_simplified").iterdir())[:3], src, "gray",
+          size=32, val_fraction=0.1, progress=False, images=False)
+    assert "test" not in Reader(src).splits
+    out = tmp_path / "no-test.npz"
+    assert main(["export", str(src), "--format", "sketch-rnn", "--out", str(out)]) == 0
+    assert "no split 'test': 'test' is empty" in capsys.readouterr().err
+    data = load(out)
+    assert data["test"].dtype == object and data["test"].shape == (0,)
+    assert len(data["train"]) == int(Reader(src).counts("train").sum()) > 0
+
+
 def test_errors(stores, tmp_path, capsys):
     out = str(tmp_path / "x.npz")
     assert main(["export", str(stores / "raw"), "--format", "sketch-rnn", "--out", out]) == 2

@@ -70,7 +70,8 @@ return_key_ids, rank, world_size, order, window, block
     output : {"image", "stroke3", "stroke5"}
         ``"image"`` (default): rendered images. ``"stroke3"`` / ``"stroke5"``: sketch-rnn
         sequences instead, nothing rendered (see Notes); ``recipe`` and ``size`` must
-        then be left out.
+        then be left out, and a batch is converted on one thread (``threads`` is for
+        rendering: the conversion is cheaper than splitting it).
     max_len : int, optional
         Sequence output only: rows per drawing, the same for every batch. Default: the
         most points of any drawing of the split (after the filters), found when the
