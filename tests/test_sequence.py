@@ -189,3 +189,29 @@ def test_threads_give_the_same_sequences(simplified):
     for t in threads:
         t.join()
     np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+@pytest.mark.parametrize("kind", ["simplified", "raw"])
+def test_random_batches_with_empty_strokes_match_the_reference(kind):
+    rng = np.random.default_rng(1414)
+    drawings = []
+    for _ in range(300):
+        strokes = []
+        for _ in range(rng.integers(0, 6)):
+            n = int(rng.integers(0, 8))   # strokes of no points contribute no row
+            if kind == "simplified":
+                xy = rng.integers(0, 256, (2, n))
+            else:
+                xy = rng.normal(0, 300, (2, n)).astype(np.float32)
+            strokes.append(xy.tolist())
+        drawings.append(strokes)
+    b = StrokeBatch.from_lists(drawings, kind)
+    s3, n3 = to_stroke3(b, dtype=np.float32)
+    s5, _ = to_stroke5(b, dtype=np.float32)
+    np.testing.assert_array_equal(s3[..., 2], pen_expected(b, s3.shape[1]))
+    for i in range(len(b)):
+        strokes = [s[:2] for s in b.drawing(i) if s.shape[1]]
+        ref = ref_stroke3(strokes) if strokes else np.zeros((0, 3))
+        np.testing.assert_allclose(s3[i, :n3[i]], ref, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(s5[i], ref_stroke5(strokes, s5.shape[1]), rtol=0,
+                                   atol=1e-3)
