@@ -9,6 +9,7 @@ from .parse import detect_kind, parse_drawings
 from .readers import read_drawings
 from .recipe import Recipe
 from .render import render
+from .sequence import from_stroke3, to_stroke3, to_stroke5
 from .simplify import simplify
 from .entropy import sketch_entropy
 from .synth import synth
@@ -23,6 +24,9 @@ __all__ = [
     "simplify",
     "Recipe",
     "render",
+    "to_stroke3",
+    "to_stroke5",
+    "from_stroke3",
     "sketch_entropy",
     "format_drawings",
     "write_kaggle_csv",

@@ -17,6 +17,7 @@ COMMANDS = [
     "synth",
     "build",
     "render",
+    "export",
     "verify",
     "inspect",
     "preview",

@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import torch
 from torch.utils.data import get_worker_info
 
 from ..format import Reader
@@ -25,6 +26,7 @@ from ..render import render
 from ..store import check_recipe
 from .base import BatchDataset
 from .order import DEFAULT_WINDOW
+from .sequences import check_output, fit_max_len, sequence_batch
 
 __all__ = ["StrokeDataset"]
 
@@ -65,6 +67,21 @@ return_key_ids, rank, world_size, order, window, block
         Image size for a preset name.
     augment : None
         Stroke augmentation; only ``None`` (no augmentation) exists yet.
+    output : {"image", "stroke3", "stroke5"}
+        ``"image"`` (default): rendered images. ``"stroke3"`` / ``"stroke5"``: sketch-rnn
+        sequences instead, nothing rendered (see Notes); ``recipe`` and ``size`` must
+        then be left out, and a batch is converted on one thread (``threads`` is for
+        rendering: the conversion is cheaper than splitting it).
+    max_len : int, optional
+        Sequence output only: rows per drawing, the same for every batch. Default: the
+        most points of any drawing of the split (after the filters), found when the
+        dataset is made.
+    on_long : {"raise", "truncate"}
+        Sequence output only: a split holding drawings of more than ``max_len`` points
+        is a ``ValueError`` when the dataset is made (default, naming how many and the
+        longest), or (``"truncate"``) such drawings keep their first ``max_len``
+        points (the last with pen lift 1); :attr:`num_truncated` counts them in the
+        split and each batch has a ``truncated`` bool ``[B]`` marking them.
     threads : int, optional
         Threads that render one batch (its rows cut into ``threads`` runs of at least
         32 drawings, each gathered and rendered with the GIL released). Default: the
@@ -90,17 +107,31 @@ return_key_ids, rank, world_size, order, window, block
     batch ``i`` of ``ShardDataset`` over a build of the same recipe (tested on the real
     sample for gray, beluga, order3 and time3).
 
+    Sequence output (``output="stroke3" | "stroke5"``): batches are dicts of
+    ``sequences`` float32 ``[B, max_len, 3 | 5]`` (float32 because models take it;
+    simplified offsets are small integers, exact in float32), ``lengths`` int64 ``[B]``
+    (rows that are points), ``labels``, ``key_ids`` when asked, and ``truncated`` with
+    ``on_long="truncate"``. The rows are those of :func:`rasterfast.to_stroke3` /
+    :func:`rasterfast.to_stroke5` (sketch-rnn's convention, no start token). A
+    simplified store gives 0-255 integer offsets; a raw store gives offsets of the raw
+    points in the drawing's own frame (not scaled or simplified: sketch-rnn's data is
+    simplified, so build from simplified inputs or with a simplified recipe for that).
+
     It works with ``DataLoader(ds, batch_size=None, num_workers=k)`` and with
     :class:`rasterfast.ShardLoader` (whose prefetch threads render batches ahead).
     """
 
-    def __init__(self, path, recipe, split: str = "train", batch_size: int = 256,
+    def __init__(self, path, recipe=None, split: str = "train", batch_size: int = 256,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, words=None,
                  recognized=None, entropy=None, return_key_ids: bool = False,
                  rank: int | None = None, world_size: int | None = None, *,
                  size: int | None = None, augment=None, threads: int | None = None,
-                 order: str | None = None, window: int = DEFAULT_WINDOW, block: int = 1):
-        if isinstance(recipe, str):
+                 order: str | None = None, window: int = DEFAULT_WINDOW, block: int = 1,
+                 output: str = "image", max_len: int | None = None, on_long: str = "raise"):
+        self.output = output
+        if check_output(output, recipe, size, max_len, on_long):
+            pass  # sequences: no recipe (checked), nothing rendered
+        elif isinstance(recipe, str):
             recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
         elif not isinstance(recipe, Recipe):
             raise TypeError(f"recipe must be a Recipe or a preset name, got "
@@ -118,7 +149,8 @@ return_key_ids, rank, world_size, order, window, block
             raise ValueError(f"{reader.path} has no stroke store (parts "
                              f"{list(reader.manifest.parts)}): build it again with "
                              f"rasterfast >= 0.2, or read its images with ShardDataset")
-        check_recipe(recipe, reader.stroke_kind, reader.stroke_times, reader.path)
+        if output == "image":
+            check_recipe(recipe, reader.stroke_kind, reader.stroke_times, reader.path)
         self.recipe = recipe
         self.threads = threads
         super().__init__(reader, split, batch_size, shuffle, seed, drop_last, words, recognized,
@@ -127,6 +159,9 @@ return_key_ids, rank, world_size, order, window, block
         # Every file's header now, so that a truncated, foreign or newer-version stroke
         # file is an error when the dataset is made, not in the middle of an epoch.
         reader.strokes(split).check_headers()
+        if output != "image":
+            self.max_len, self.on_long, self.num_truncated = fit_max_len(
+                reader.strokes(split), self._kept, max_len, on_long, split)
         self._pool: ThreadPoolExecutor | None = None   # made on first use, per process
         self._pool_size = 0
         self._pool_lock = threading.Lock()
@@ -144,7 +179,26 @@ return_key_ids, rank, world_size, order, window, block
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, S, S)`` of the recipe."""
+        if self.recipe is None:
+            raise AttributeError(f"a StrokeDataset of output={self.output!r} has no images")
         return self.recipe.shape
+
+    def get_batch(self, batch: int, epoch: int | None = None, *, pin_memory: bool = False
+                  ) -> dict:
+        """Batch ``batch`` of this rank in ``epoch``: images, or sequences (see ``output``)."""
+        if self.output == "image":
+            return super().get_batch(batch, epoch, pin_memory=pin_memory)
+        rows = self.batch_rows(batch, epoch)
+        drawings = self.reader.strokes(self.split).gather(rows)
+        # (issue 14 part 1: stroke augmentation of `drawings` applies here, as before
+        # rendering, so that sequences and images see the same augmented points)
+        result = sequence_batch(drawings, self.output, self.max_len, self.on_long)
+        result["labels"] = torch.from_numpy(self._labels[rows].astype(np.int64))
+        if self._key_ids is not None:
+            result["key_ids"] = torch.from_numpy(self._key_ids[rows])
+        if pin_memory:
+            result = {k: v.pin_memory() for k, v in result.items()}
+        return result
 
     def _threads(self) -> int:
         if self.threads is not None:
