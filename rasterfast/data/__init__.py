@@ -1,7 +1,8 @@
 """Reading shards into PyTorch.
 
-ShardDataset (an IterableDataset), ShardLoader (prefetch threads), and the pure pieces
-they are made of (epoch orders, rank/worker arithmetic).
+ShardDataset (an IterableDataset), ShardLoader (prefetch threads; with ``device=``, a
+ring of device buffers filled on a side stream, :mod:`.device`), and the pure pieces they
+are made of (epoch orders, rank/worker arithmetic).
 
 Importing this package imports torch; ``import rasterfast`` does not.
 """
