@@ -66,16 +66,17 @@ def run(repeat: int) -> str:
         before = np.bincount(s.argmax(1), minlength=CLASSES)
         after = np.bincount(out.argmax(1), minlength=CLASSES)
         m0, m1 = map_at_k(labels, top3(s)), map_at_k(labels, top3(out))
-        rows.append(f"| {strength} | {bias} | {kind} | {min(walls):.3f} | {np.median(walls):.3f} | "
-                    f"{min(cpus):.3f} | {before.min()}-{before.max()} | {after.min()}-{after.max()} "
-                    f"| {m0:.4f} | {m1:.4f} | {m1 - m0:+.4f} |")
+        rows.append(f"| {strength} | {bias} | {kind} | {min(walls):.3f} | "
+                    f"{np.median(walls):.3f} | {min(cpus):.3f} | {before.min()}-{before.max()} "
+                    f"| {after.min()}-{after.max()} | {m0:.4f} | {m1:.4f} | {m1 - m0:+.4f} |")
     load = os.getloadavg()[0]
     head = ("| true-class strength | class bias sd | kind | best wall s | median wall s | "
             "best CPU s | top-1 counts before | after | MAP@3 before | after | change |\n"
             "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|")
     note = (f"`balance_predictions` on {N:,} x {CLASSES} float32 synthetic scores of a "
             f"balanced test set ({N // CLASSES}-{N // CLASSES + 1} drawings per word), default "
-            f"tolerance (1%: at most ceil(294.1 x 1.01) = 298 top-1 per word); {repeat} runs each, one core "
+            f"tolerance (1%: at most ceil(294.1 x 1.01) = 298 top-1 per word); {repeat} runs "
+            f"each, one core "
             f"(numpy's argmax and add are single-threaded), load average {load:.1f} on the "
             "shared machine. Target: < 1 s. MAP@3 is of these synthetic scores, not of a real "
             "model (the 1st-place solution reported about +0.7% for its models).")

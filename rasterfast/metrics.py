@@ -1,5 +1,4 @@
-"""Kaggle's score (MAP@3), prediction balancing and submission file for the Quick, Draw!
-Doodle Recognition challenge."""
+"""Kaggle's score (MAP@3), prediction balancing and submissions for Quick, Draw! Doodles."""
 
 from __future__ import annotations
 
@@ -264,8 +263,10 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
 
 def _expected_counts(frequencies, n: int, classes: int, tolerance: float = 0.0
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Expected top-1 counts ``frequency * n`` and the most allowed,
-    ``ceil(frequency * n * (1 + tolerance))``."""
+    """Expected top-1 counts ``frequency * n``, and the most allowed per class.
+
+    The most allowed is ``ceil(frequency * n * (1 + tolerance))``.
+    """
     if frequencies is None:
         freq = np.full(classes, 1.0 / classes)
     else:
@@ -286,8 +287,10 @@ _ROUNDS = 12  # proportional rounds: ~10 reach a few drawings of excess (bench_b
 
 def _balance_offsets(work: np.ndarray, expected: np.ndarray, cap: np.ndarray,
                      max_iter: int) -> np.ndarray:
-    """Per-class offsets (in ``work.dtype``, largest 0) after which
-    ``argmax(work + offsets)`` keeps every count within ``cap``."""
+    """Per-class offsets (in ``work.dtype``, largest 0) that balance ``work``.
+
+    After them ``argmax(work + offsets)`` keeps every count within ``cap``.
+    """
     n, classes = work.shape
     dt = work.dtype.type
     offsets = np.zeros(classes, work.dtype)

@@ -196,7 +196,7 @@ def test_stream_protocol(shard_dir, monkeypatch, threads):
     assert threads == 0 or not {"side_wait", "side_record"} & set(mine)
     # a fill of a slot's free event comes after the release of its previous batch: the
     # side_wait on a free event is preceded by as many consumer_records as earlier waits
-    for ev, ops in per_slot.items():
+    for ops in per_slot.values():
         if ops[0] == "side_wait":
             assert ops.count("side_wait") == ops.count("consumer_record")
     assert len({ev for ev, ops in per_slot.items() if ops[0] == "side_wait"}) == 3  # slots

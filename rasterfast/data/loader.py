@@ -191,10 +191,13 @@ class ShardLoader:
         return ring.fill(k, self.dataset.get_batch(i, epoch, pin_memory=self.pin_memory))
 
     def _on_device(self, epoch: int, start: int):
-        """Batches of the device ring. Batch ``i`` goes to slot ``i % slots``; batch
-        ``i + slots - 1`` is submitted when batch ``i`` is taken, after the release of
-        batch ``i - 1``, the previous occupant of its slot."""
-        ds, n = self.dataset, len(self.dataset)
+        """Batches of the device ring.
+
+        Batch ``i`` goes to slot ``i % slots``; batch ``i + slots - 1`` is submitted when
+        batch ``i`` is taken, after the release of batch ``i - 1``, the previous occupant
+        of its slot.
+        """
+        n = len(self.dataset)
         ahead = max(self.prefetch, 1)
         ring = DeviceRing(self._backend, ahead + 1, **self._ring_args)
         slots = len(ring)
