@@ -204,6 +204,8 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
     Notes
     -----
     Predictions already within the expected counts are returned unchanged (a copy).
+    Per-class offsets cannot split drawings whose scores are identical (or tied at a
+    clipped zero probability): then the counts may not even out, and the warning says so.
     Cost: about a dozen passes over the scores plus steps of ``n / classes`` rows each;
     100,000 x 340 float32 scores from a biased model in well under a second on one core
     (``bench/bench_balance.py``, figures in ``bench/RESULTS.md``).
@@ -211,7 +213,9 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
     Examples
     --------
     >>> s = np.array([[3.0, 1.0], [2.0, 1.0], [0.0, 1.0], [5.0, 1.0]])
-    >>> balance_predictions(s).argmax(1)  # class 0 was predicted 3 times in 4
+    >>> s.argmax(1)  # class 0 predicted 3 times in 4, 2 expected
+    array([0, 0, 1, 0])
+    >>> balance_predictions(s, tolerance=0).argmax(1)  # the drawing it won by least moves
     array([0, 1, 1, 0])
     """
     if kind not in BALANCE_KINDS:
@@ -240,7 +244,7 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
         if work.min() < 0:
             raise ValueError(f"kind='probs' needs non-negative scores, got a minimum of "
                              f"{work.min()} (pass kind='logits' for logits)")
-        # offsets act on log(p); a zero probability stays the smallest score
+        # offsets act on log(p); log(0) is clipped to the log of the smallest positive float
         work = np.log(np.maximum(work, np.finfo(work.dtype).tiny))
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or \
             not 0 <= tolerance < 1:

@@ -228,3 +228,10 @@ def test_balance_tolerance_zero_is_exact_when_there_is_slack():
     assert np.array_equal(np.bincount(out.argmax(1), minlength=8), np.full(8, 37))
     with pytest.raises(ValueError, match="tolerance"):
         balance_predictions(logits, tolerance=1.5)
+
+
+def test_balance_float16_scores():
+    labels, logits = _biased(40, 10, 9)
+    half = balance_predictions(logits.astype(np.float16))
+    assert half.dtype == np.float16 and half.shape == logits.shape
+    assert _map3(labels, half.astype(np.float64)) > _map3(labels, logits)
