@@ -266,3 +266,77 @@ def test_bad_arguments(shard_dir, kw, err, match):
 def test_dataset_type_is_checked():
     with pytest.raises(TypeError, match="dataset must be a ShardDataset, got list"):
         ShardLoader([1, 2, 3], device="cpu")
+
+
+class _FakeCuda:
+    """Stand-ins for torch.cuda.Stream/Event/stream/current_stream and record_stream, with
+    the signatures of the real ones, logging calls: runs every line of _CudaBackend on a
+    machine without a GPU (the copies themselves are host copies)."""
+
+    def __init__(self):
+        self.log, self.lock, fake = [], threading.Lock(), self
+        self.current = threading.local()
+
+        class Stream:
+            def __init__(self, device=None, priority=0):
+                self.name = "side" if fake.streams else "default"
+                fake.streams.append(self)
+
+            def wait_event(self, event):
+                fake.add("wait", self.name, event)
+
+        class Event:
+            def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+                with fake.lock:
+                    self.name = f"ev{len(fake.events)}"
+                    fake.events.append(self)
+
+            def record(self, stream=None):
+                fake.add("record", (stream or fake.current_stream()).name, self)
+
+        self.streams, self.events = [], []
+        self.Stream, self.Event = Stream, Event
+        self.default = Stream()
+
+    def add(self, op, stream, what):
+        with self.lock:
+            self.log.append((op, stream, getattr(what, "name", what), threading.get_ident()))
+
+    def current_stream(self, device=None):
+        return getattr(self.current, "stream", self.default)
+
+    def stream(self, s):
+        import contextlib
+
+        @contextlib.contextmanager
+        def ctx():
+            before = self.current_stream()
+            self.current.stream = s
+            try:
+                yield
+            finally:
+                self.current.stream = before
+        return ctx()
+
+
+def test_cuda_backend_calls_on_fakes(shard_dir, monkeypatch):
+    path, _ = shard_dir
+    fake = _FakeCuda()
+    for name in ("Stream", "Event", "stream", "current_stream"):
+        monkeypatch.setattr(torch.cuda, name, getattr(fake, name))
+    monkeypatch.setattr(torch.Tensor, "record_stream",
+                        lambda t, s: fake.add("record_stream", s.name, "buf"), raising=False)
+    monkeypatch.setattr(loader_mod, "backend_for",
+                        lambda device: device_mod._CudaBackend(torch.device("cpu")))
+    want = _host_rows(_ds(path))
+    loader = ShardLoader(_ds(path), device="cuda", threads=2, prefetch=2, pin_memory=False)
+    got = [decode_rows(b["images"].numpy()) for b in loader]
+    assert all(np.array_equal(a, w) for a, w in zip(got, want, strict=True))
+    log = fake.log
+    mine = threading.get_ident()
+    # side stream: waits and records only from the prefetch threads; the training thread
+    # waits on the default (current) stream and records the free events there
+    assert {(op, s) for op, s, _, t in log if t != mine} == {("wait", "side"), ("record", "side")}
+    assert {(op, s) for op, s, _, t in log if t == mine} == \
+        {("wait", "default"), ("record", "default"), ("record_stream", "default")}
+    assert sum(op == "wait" and s == "default" for op, s, _, _ in log) == len(loader)
