@@ -159,7 +159,9 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
        over its expected count and lower its offset by just enough for that excess to
        move to the drawings' next-best classes (the drawings it won by the smallest
        margins); repeat until no class is predicted more than
-       ``ceil(frequency * n * (1 + tolerance))`` times.
+       ``ceil(frequency * n * (1 + tolerance))`` times. When the total excess stops
+       falling (one-drawing excesses passed between full classes), the least step grows,
+       as in the epsilon-scaling of auction algorithms (not with ``tolerance=0``).
 
     The offsets are shifted so that the largest is 0: every class is lowered or kept.
 
@@ -254,7 +256,7 @@ def balance_predictions(scores, frequencies=None, *, kind: str = "logits",
         max_iter = 100 * classes
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
         raise ValueError(f"max_iter must be an int >= 0, got {max_iter!r}")
-    offsets = _balance_offsets(work, expected, cap, max_iter)
+    offsets = _balance_offsets(work, expected, cap, max_iter, grow=tolerance > 0)
     if torch_in:
         off = torch.as_tensor(offsets, device=scores.device)
         if kind == "logits":
@@ -290,7 +292,7 @@ _ROUNDS = 12  # proportional rounds: ~10 reach a few drawings of excess (bench_b
 
 
 def _balance_offsets(work: np.ndarray, expected: np.ndarray, cap: np.ndarray,
-                     max_iter: int) -> np.ndarray:
+                     max_iter: int, grow: bool = True) -> np.ndarray:
     """Per-class offsets (in ``work.dtype``, largest 0) that balance ``work``.
 
     After them ``argmax(work + offsets)`` keeps every count within ``cap``.
@@ -323,12 +325,26 @@ def _balance_offsets(work: np.ndarray, expected: np.ndarray, cap: np.ndarray,
     pred = (work + offsets).argmax(axis=1)
     counts = np.bincount(pred, minlength=classes)
     floor = 1e-6 * (1.0 + float(np.abs(work).max()))  # a step that changes a float32 sum
+    # Exact steps can end in a "price war": one-drawing excesses passed around between
+    # full classes by ever smaller steps. When the total excess has not improved for
+    # `classes` steps, the least step grows 4x (up to 5% of the scores' spread), as
+    # epsilon-scaling does in auction algorithms; the best offsets seen are kept. Not
+    # with tolerance 0 (`grow=False`): an overshoot there leaves a deficit nothing fills.
+    eps, eps_max = floor, (max(floor, 0.05 * step / 0.2) if grow else floor)
+    best_total, since, best_offsets = None, 0, offsets.copy()
     for _ in range(max_iter):
         excess = counts - cap
         c = int(excess.argmax())
         e = int(excess[c])
         if e <= 0:
             return offsets
+        total = int(excess[excess > 0].sum())
+        if best_total is None or total < best_total:
+            best_total, since, best_offsets = total, 0, offsets.copy()
+        else:
+            since += 1
+            if since >= classes:
+                eps, since = min(eps * 4, eps_max), 0
         rows = np.flatnonzero(pred == c)
         sub = work[rows] + offsets
         own = sub[:, c].astype(np.float64)
@@ -338,7 +354,7 @@ def _balance_offsets(work: np.ndarray, expected: np.ndarray, cap: np.ndarray,
             delta = float(margin.max()) + floor
         else:  # between the e-th and (e+1)-th smallest margins: e rows move
             lo, hi = np.partition(margin, [e - 1, e])[[e - 1, e]]
-            delta = max((lo + hi) / 2, lo + floor)
+            delta = max((lo + hi) / 2, lo + eps)
         offsets[c] = dt(offsets[c] - delta)
         sub[:, c] = work[rows, c] + offsets[c]
         new = sub.argmax(axis=1)
@@ -347,6 +363,8 @@ def _balance_offsets(work: np.ndarray, expected: np.ndarray, cap: np.ndarray,
         counts += np.bincount(new[new != c], minlength=classes)
     excess = counts - cap
     if excess.max() > 0:
+        if best_total is not None and int(excess[excess > 0].sum()) > best_total:
+            offsets = best_offsets
         warnings.warn(f"balance_predictions: counts still uneven after max_iter={max_iter} "
                       f"steps (largest excess {int(excess.max())} drawings, class "
                       f"{int(excess.argmax())}); pass a larger max_iter", RuntimeWarning,
