@@ -33,7 +33,8 @@ TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterisi
           "time3": "Time channels (time3)", "entropy": "Sketch entropy", "synth": "Synthesis",
           "build": "Build, end to end", "loader": "Loading (ShardDataset)",
           "stroke": "On-the-fly rendering (StrokeDataset)",
-          "sequence": "Sequences (StrokeDataset stroke-3/stroke-5)"}
+          "sequence": "Sequences (StrokeDataset stroke-3/stroke-5)",
+          "balance": "Prediction balancing", "train": "Training throughput"}
 
 
 def write_section(name: str, body: str) -> None:

@@ -4,7 +4,7 @@ from .batch import StrokeBatch
 from .errors import InputReadError, Reject, StrokeParseError
 from .format import Reader, ShardFormatError, Writer, verify
 from .formatting import format_drawings, write_kaggle_csv, write_ndjson
-from .metrics import map_at_k, write_submission
+from .metrics import balance_predictions, map_at_k, write_submission
 from .parse import detect_kind, parse_drawings
 from .readers import read_drawings
 from .recipe import Recipe
@@ -41,6 +41,7 @@ __all__ = [
     "ShardLoader",
     "to_float",
     "map_at_k",
+    "balance_predictions",
     "write_submission",
     "StrokeParseError",
     "InputReadError",

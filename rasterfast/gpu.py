@@ -79,23 +79,51 @@ def to_float(images, mean=0.5, std=0.5, *, device=None, dtype=torch.float32,
     if images.dim() not in (3, 4):
         raise ValueError(f"images must be [B, C, H, W] or [C, H, W], got shape "
                          f"{tuple(images.shape)}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
-    channels = images.shape[-3]
+    scale, shift = _affine(images.shape[-3], mean, std, dtype)
+    if device is not None:
+        images = images.to(device, non_blocking=non_blocking)
+    out = images.to(dtype)
+    return _scale_shift(out, scale, shift, images.device)
+
+
+def _affine(channels: int, mean, std, dtype) -> tuple:
+    """``(scale, shift)`` with ``(x / 255 - mean) / std == x * scale - shift``.
+
+    Each is a float or a per-channel float64 array; validated here once, so that a loader
+    converting every batch (:class:`rasterfast.data.ShardLoader` with ``to_float=True``)
+    checks its arguments at construction and not per batch.
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch dtype, got {dtype}")
     mean = _per_channel("mean", mean, channels)
     std = _per_channel("std", std, channels)
     if min(std if isinstance(std, tuple) else (std,)) <= 0:
         raise ValueError(f"std must be > 0, got {std}")
-    if device is not None:
-        images = images.to(device, non_blocking=non_blocking)
-    # (x / 255 - m) / s == x * (1 / (255 s)) - m / s: one multiply and one subtract.
-    # The constants are computed in float64 and rounded once to dtype.
-    out = images.to(dtype)
     if isinstance(mean, tuple) or isinstance(std, tuple):
         m = np.broadcast_to(np.asarray(mean, np.float64), (channels,))
         s = np.broadcast_to(np.asarray(std, np.float64), (channels,))
-        shape = (channels, 1, 1)
-        scale = torch.as_tensor(1.0 / (255.0 * s), dtype=dtype).reshape(shape).to(out.device)
-        shift = torch.as_tensor(m / s, dtype=dtype).reshape(shape).to(out.device)
-        return out.mul_(scale).sub_(shift)
-    return out.mul_(1.0 / (255.0 * std)).sub_(mean / std)
+        return 1.0 / (255.0 * s), m / s
+    return 1.0 / (255.0 * std), mean / std
+
+
+def _scale_shift(out: torch.Tensor, scale, shift, device) -> torch.Tensor:
+    """``out * scale - shift`` in place (float ``out`` holding 0-255 values)."""
+    # (x / 255 - m) / s == x * (1 / (255 s)) - m / s: one multiply and one subtract.
+    # The constants are computed in float64 and rounded once to dtype.
+    if isinstance(scale, np.ndarray):
+        shape = (len(scale), 1, 1)
+        scale = torch.as_tensor(scale, dtype=out.dtype).reshape(shape).to(device)
+        shift = torch.as_tensor(shift, dtype=out.dtype).reshape(shape).to(device)
+    return out.mul_(scale).sub_(shift)
+
+
+def _to_float_into(images: torch.Tensor, out: torch.Tensor, scale, shift) -> torch.Tensor:
+    """``to_float`` of uint8 ``images`` written into the float tensor ``out``, same device.
+
+    ``out`` may have another memory format (``channels_last``): the copy converts dtype and
+    layout in one pass. ``scale``/``shift`` come from :func:`_affine`, or are tensors
+    already on the device with shape ``(C, 1, 1)``.
+    """
+    out.copy_(images)
+    return out.mul_(scale).sub_(shift) if isinstance(scale, torch.Tensor) else \
+        _scale_shift(out, scale, shift, out.device)

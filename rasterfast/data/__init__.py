@@ -2,8 +2,9 @@
 
 ShardDataset (images gathered from image shards) and StrokeDataset (images rendered on
 the fly from the stroke store), both IterableDatasets over the same BatchDataset base;
-ShardLoader (prefetch threads); and the pure pieces they are made of (epoch orders,
-rank/worker arithmetic).
+ShardLoader (prefetch threads; with ``device=``, a ring of device buffers filled on a side
+stream, :mod:`.device`); and the pure pieces they are made of (epoch orders, rank/worker
+arithmetic).
 
 Importing this package imports torch; ``import rasterfast`` does not.
 """
