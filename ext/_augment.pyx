@@ -1,5 +1,6 @@
 # cython: language_level=3
 # (bounds and wraparound checks are set by setup.py: off, or on with RASTERFAST_BOUNDSCHECK=1)
+# distutils: extra_compile_args = -O3 -ffp-contract=off
 """Private kernel: random stroke augmentation of many drawings, GIL released.
 
 Per drawing ``i`` (``rasterfast/augment.py`` documents the parameters):
@@ -29,6 +30,10 @@ drawing gets the same augmentation whatever batch, thread or process it is
 in. Four streams (geometry, strokes, points, times) are seeded from
 ``seeds[i]`` with different salts; the geometry stream always gives the same
 ten draws, so switching one point-level option does not move the affine.
+
+``-ffp-contract=off``: no fused multiply-adds but the explicit ``fma`` of the
+RDP chord length, so that the slow reference (tests/reference_augment.py, plain
+float64 Python) gives the same bits on every machine.
 
 Outputs never hold more points or strokes than the input: the caller
 allocates them at the input's sizes and trims them to the counts returned.

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from torch.utils.data import get_worker_info
 
+from ..augment import Augment, augment as _augment
 from ..format import Reader
 from ..recipe import Recipe
 from ..render import render
@@ -63,8 +64,11 @@ return_key_ids, rank, world_size, order, window, block
         The ``entropy`` filter needs a build that stored images.
     size : int, optional
         Image size for a preset name.
-    augment : None
-        Stroke augmentation; only ``None`` (no augmentation) exists yet.
+    augment : Augment, optional
+        Stroke augmentation applied to each batch's gathered drawings before they are
+        drawn (:func:`rasterfast.augment`), seeded by ``(seed, epoch, key_id)`` of each
+        drawing: the same batches for the same seed and epoch whatever ``threads`` or
+        the DataLoader workers, other ones in another epoch. ``None``: none.
     threads : int, optional
         Threads that render one batch (its rows cut into ``threads`` runs of at least
         32 drawings, each gathered and rendered with the GIL released). Default: the
@@ -107,9 +111,9 @@ return_key_ids, rank, world_size, order, window, block
                             f"{type(recipe).__name__}")
         elif size is not None and size != recipe.size:
             raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
-        if augment is not None:
-            raise ValueError(f"augment must be None: stroke augmentation is not part of this "
-                             f"version of rasterfast, got {augment!r}")
+        if augment is not None and not isinstance(augment, Augment):
+            raise TypeError(f"augment must be a rasterfast.Augment or None, got "
+                            f"{type(augment).__name__}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
@@ -119,7 +123,12 @@ return_key_ids, rank, world_size, order, window, block
                              f"{list(reader.manifest.parts)}): build it again with "
                              f"rasterfast >= 0.2, or read its images with ShardDataset")
         check_recipe(recipe, reader.stroke_kind, reader.stroke_times, reader.path)
+        if augment is not None and augment.time_warp > 0 and not reader.stroke_times:
+            raise ValueError(f"augment time_warp={augment.time_warp} needs drawings with "
+                             f"times, and the stroke store of {reader.path} holds "
+                             f"{reader.stroke_kind} drawings without them; use time_warp=0")
         self.recipe = recipe
+        self.augment = augment
         self.threads = threads
         super().__init__(reader, split, batch_size, shuffle, seed, drop_last, words, recognized,
                          entropy, return_key_ids, rank, world_size, order=order, window=window,
@@ -127,6 +136,8 @@ return_key_ids, rank, world_size, order, window, block
         # Every file's header now, so that a truncated, foreign or newer-version stroke
         # file is an error when the dataset is made, not in the middle of an epoch.
         reader.strokes(split).check_headers()
+        # key_id of every row: each drawing's augmentation is seeded by it
+        self._aug_keys = self._read_key_ids() if augment is not None else None
         self._pool: ThreadPoolExecutor | None = None   # made on first use, per process
         self._pool_size = 0
         self._pool_lock = threading.Lock()
@@ -151,14 +162,18 @@ return_key_ids, rank, world_size, order, window, block
             return self.threads
         return 1 if get_worker_info() is not None else _default_threads()
 
-    def _render_rows(self, rows: np.ndarray, out: np.ndarray) -> None:
-        render(self.reader.strokes(self.split).gather(rows), self.recipe, out=out)
+    def _render_rows(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
+        batch = self.reader.strokes(self.split).gather(rows)
+        if self.augment is not None:
+            batch = _augment(batch, self.augment, seed=self.seed, epoch=epoch,
+                             key_ids=self._aug_keys[rows])
+        render(batch, self.recipe, out=out)
 
-    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
+    def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
         n = len(rows)
         k = max(1, min(self._threads(), n // _MIN_ROWS_PER_THREAD))
         if k == 1:
-            self._render_rows(rows, out)
+            self._render_rows(rows, out, epoch)
             return
         with self._pool_lock:
             if self._pool is None or self._pool_size < k:
@@ -168,7 +183,7 @@ return_key_ids, rank, world_size, order, window, block
                 self._pool_size = k
             pool = self._pool
         cuts = np.linspace(0, n, k + 1).astype(np.int64)
-        futures = [pool.submit(self._render_rows, rows[a:b], out[a:b])
+        futures = [pool.submit(self._render_rows, rows[a:b], out[a:b], epoch)
                    for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         for f in futures:
             f.result()
