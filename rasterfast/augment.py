@@ -21,7 +21,7 @@ import numpy as np
 from ._ext import _augment as _kernel
 from .batch import COORD_DTYPES, StrokeBatch
 
-__all__ = ["Augment", "augment", "drawing_seeds", "AUGMENT_ID", "AUGMENT_VERSION",
+__all__ = ["Augment", "augment", "as_augment", "drawing_seeds", "AUGMENT_ID", "AUGMENT_VERSION",
            "AUGMENT_PRESETS"]
 
 AUGMENT_ID = "rasterfast.Augment"
@@ -289,6 +289,33 @@ U(-scale, scale)), got 2
                          self.flip, self.jitter, self.point_drop, self.stroke_drop,
                          self.keep_first, self.keep_first_min, self.epsilon, self.time_warp],
                         np.float64)
+
+
+def as_augment(spec) -> Augment | None:
+    """An Augment from ``spec``: an Augment, a preset name, a config dict (``id`` optional)
+    or its JSON text, or None (no augmentation).
+
+    Raises
+    ------
+    TypeError
+        Any other kind of object.
+    ValueError
+        An unknown preset name, an unknown field or a bad value.
+    """
+    if spec is None or isinstance(spec, Augment):
+        return spec
+    if isinstance(spec, str) and not spec.lstrip().startswith("{"):
+        return Augment.preset(spec)
+    if isinstance(spec, (str, bytes)):
+        try:
+            spec = json.loads(spec)
+        except ValueError as err:
+            raise ValueError(f"augment config is not valid JSON: {err}") from err
+    if isinstance(spec, dict):
+        return Augment.from_config({"id": AUGMENT_ID, "version": AUGMENT_VERSION, **spec})
+    raise TypeError(f"augment must be a rasterfast.Augment, a preset name "
+                    f"({', '.join(AUGMENT_PRESETS)}), a config dict or None, got "
+                    f"{type(spec).__name__}")
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

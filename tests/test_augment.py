@@ -334,7 +334,16 @@ def test_dataset_bad_augment(store):
     from rasterfast import StrokeDataset
 
     with pytest.raises(TypeError, match="augment must be a rasterfast.Augment"):
-        StrokeDataset(store, "gray", augment="default")
+        StrokeDataset(store, "gray", augment=0.5)
+    with pytest.raises(ValueError, match="unknown augmentation 'strong'"):
+        StrokeDataset(store, "gray", augment="strong")
+    with pytest.raises(ValueError, match=r"unknown augment config keys \['rotate'\]"):
+        StrokeDataset(store, "gray", augment={"rotate": 10})
+    with pytest.raises(ValueError, match="Augment flip must be in"):
+        StrokeDataset(store, "gray", augment={"flip": 2})
+    ds = StrokeDataset(store, "gray", augment="default")
+    assert ds.augment == Augment()
+    assert StrokeDataset(store, "gray", augment={"rotation": 5}).augment == Augment(rotation=5)
     with pytest.raises(ValueError, match="time_warp=0.5 needs drawings with times"):
         StrokeDataset(store, "gray", augment=Augment(time_warp=0.5))
 

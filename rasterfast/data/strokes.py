@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from torch.utils.data import get_worker_info
 
-from ..augment import Augment, augment as _augment
+from ..augment import as_augment, augment as _augment
 from ..format import Reader
 from ..recipe import Recipe
 from ..render import render
@@ -64,8 +64,9 @@ return_key_ids, rank, world_size, order, window, block
         The ``entropy`` filter needs a build that stored images.
     size : int, optional
         Image size for a preset name.
-    augment : Augment, optional
-        Stroke augmentation applied to each batch's gathered drawings before they are
+    augment : Augment, str or dict, optional
+        Stroke augmentation (an :class:`rasterfast.Augment`, a preset name such as
+        ``"default"``, or a dict of its fields) applied to each batch's gathered drawings before they are
         drawn (:func:`rasterfast.augment`), seeded by ``(seed, epoch, key_id)`` of each
         drawing: the same batches for the same seed and epoch whatever ``threads`` or
         the DataLoader workers, other ones in another epoch. ``None``: none.
@@ -111,9 +112,7 @@ return_key_ids, rank, world_size, order, window, block
                             f"{type(recipe).__name__}")
         elif size is not None and size != recipe.size:
             raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
-        if augment is not None and not isinstance(augment, Augment):
-            raise TypeError(f"augment must be a rasterfast.Augment or None, got "
-                            f"{type(augment).__name__}")
+        augment = as_augment(augment)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
