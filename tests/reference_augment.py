@@ -34,11 +34,11 @@ class Stream:
         self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
         return (mix(self.state) >> 11) * (1.0 / 9007199254740992.0)
 
-    def gauss2(self):
-        u1 = 1.0 - self.unif()
-        u2 = self.unif()
-        r = math.sqrt(-2.0 * math.log(u1))
-        return r * math.cos(6.283185307179586 * u2), r * math.sin(6.283185307179586 * u2)
+    def bell(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = mix(self.state)
+        s = sum((z >> sh) & 0xFFFF for sh in (0, 16, 32, 48))
+        return (float(s) + 2.0 - 131072.0) * (1.7320508075688772 / 65536.0)
 
 
 def seeds(key_ids, seed: int, epoch: int) -> list[int]:
@@ -135,9 +135,8 @@ def augment_drawing(strokes, kind, seed, aug):
             wx = m00 * vx + m01 * vy + ex
             wy = m10 * vx + m11 * vy + ey
             if sd > 0:
-                gx, gy = ps.gauss2()
-                wx += sd * gx
-                wy += sd * gy
+                wx += sd * ps.bell()
+                wy += sd * ps.bell()
             xs.append(wx)
             ys.append(wy)
             tt.append(float(s[2, p]) if timed else 0.0)

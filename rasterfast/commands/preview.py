@@ -261,6 +261,8 @@ def _from_shards(args, root: Path):
             images = render(batch, recipe)
     channels = reader.manifest.recipe.get("channels", []) if recipe is None else recipe.channels
     source = "" if recipe is None else ", drawn from the stroke store"
+    if args.augment is not None:
+        source += f", each as stored then augmented {args.variants} ways"
     desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}{source}, channels "
             f"{', '.join(channels)} at {images.shape[-1]} px")
     return images, labels, desc
