@@ -434,10 +434,11 @@ def _augment(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
                 for j in range(so0, n_so):
                     a = out_stroke_offsets[j]
                     b = out_stroke_offsets[j + 1]
-                    _rdp(&wx[a], &wy[a], b - a, eps, &mark[a], &stack[0])
                     out_stroke_offsets[j] = m2
+                    if b - a >= 3:      # shorter strokes keep every point
+                        _rdp(&wx[a], &wy[a], b - a, eps, &mark[a], &stack[0])
                     for q in range(a, b):
-                        if mark[q]:
+                        if b - a < 3 or mark[q]:
                             wx[m2] = wx[q]
                             wy[m2] = wy[q]
                             src[m2] = src[q]

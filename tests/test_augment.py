@@ -351,3 +351,18 @@ def test_dataset_bad_augment(store):
 def test_public_names():
     assert rasterfast.Augment is Augment and rasterfast.augment is augment
     assert {"Augment", "augment"} <= set(rasterfast.__all__)
+
+
+def test_time_warp_out_of_int32_is_a_value_error():
+    # a pause of 2e9 ms stretched by up to 5x leaves int32 for some drawings
+    b = StrokeBatch.from_lists([[[[0, 1], [0, 1], [0, 10]], [[2, 3], [2, 3], [2_000_000_000, 2_000_000_010]]]]
+                               * 8, "raw", key_id=np.arange(8))
+    with pytest.raises(ValueError, match="time_warp moves a time outside int32"):
+        augment(b, only(time_warp=4.0), seed=0, epoch=0)
+
+
+def test_nan_coordinates_are_a_value_error():
+    b = StrokeBatch.from_lists([[[[0, 1], [0, 1], [0, 10]]], [[[0, float("nan")], [0, 1], [0, 5]]]],
+                               "raw")
+    with pytest.raises(ValueError, match="drawing 1 has a NaN"):
+        augment(b, only(rotation=5))
