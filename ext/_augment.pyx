@@ -40,9 +40,11 @@ allocates them at the input's sizes and trims them to the counts returned.
 
 RDP is not shared with ``_simplify.pyx``: that one works on its resampling
 scratch, with exact-arithmetic tie rules to reproduce Google's files; this one
-marks kept points of strokes already in place. The rule is the same (split at
-the first point of largest distance to the chord's line, when ``> epsilon``;
-the distance to the chord's start when its ends coincide).
+marks kept points of strokes already in place. The rule: split at the first
+point of largest cross product ``|d x (p - a)|`` with the chord ``a -> b``
+(``d = b - a``; the squared distance to ``a`` when the chord's ends coincide)
+when that distance, ``cross / |d|``, is ``> epsilon``; comparing cross products
+spares a division per point.
 
 References
 ----------
@@ -177,16 +179,24 @@ cdef void _rdp(const double* wx, const double* wy, int64_t n, double epsilon,
         L = sqrt(fma(dx, dx, dy * dy))
         idx = -1
         dmax = 0.0
-        for i in range(a + 1, b):
-            ex = wx[i] - ax
-            ey = wy[i] - ay
-            if L == 0.0:
-                d = sqrt(fma(ex, ex, ey * ey))
-            else:
-                d = fabs(dx * ey - dy * ex) / L
-            if d > dmax:
-                dmax = d
-                idx = i
+        # The largest distance is the largest cross product |d x (p - a)| (distance
+        # times L): no division per point. Ties go to the first such point.
+        if L == 0.0:
+            for i in range(a + 1, b):
+                ex = wx[i] - ax
+                ey = wy[i] - ay
+                d = fma(ex, ex, ey * ey)
+                if d > dmax:
+                    dmax = d
+                    idx = i
+            dmax = sqrt(dmax)
+        else:
+            for i in range(a + 1, b):
+                d = fabs(dx * (wy[i] - ay) - dy * (wx[i] - ax))
+                if d > dmax:
+                    dmax = d
+                    idx = i
+            dmax = dmax / L
         if idx >= 0 and dmax > epsilon:
             mark[idx] = 1
             stack[top] = idx

@@ -35,7 +35,7 @@ _RANGES = {
     "shear": (0.0, 1.0, "x += U(-shear, shear) * y"),
     "translate": (0.0, 0.5, "fraction of the frame: shifted by U(-t, t) * 255 per axis"),
     "flip": (0.0, 1.0, "probability of a horizontal flip"),
-    "jitter": (0.0, 16.0, "256-px units: bell-shaped noise per coordinate, this standard deviation"),
+    "jitter": (0.0, 16.0, "256-px units: bell-shaped noise per coordinate, this deviation"),
     "point_drop": (0.0, 1.0, "probability of dropping each interior point"),
     "stroke_drop": (0.0, 1.0, "probability of dropping each stroke (never all)"),
     "keep_first": (0.0, 1.0, "probability of keeping only the first k strokes"),
@@ -295,8 +295,10 @@ U(-scale, scale)), got 2
 
 
 def as_augment(spec) -> Augment | None:
-    """An Augment from ``spec``: an Augment, a preset name, a config dict (``id`` optional)
-    or its JSON text, or None (no augmentation).
+    """An Augment from ``spec``, or None.
+
+    ``spec`` is an Augment, a preset name, a config dict (``id`` optional) or its JSON
+    text, or None (no augmentation).
 
     Raises
     ------
@@ -336,9 +338,11 @@ _LOCAL = threading.local()
 
 
 def _work(points: int, strokes: int):
-    """This thread's work arrays for a call of ``points`` and ``strokes`` (the kernel's
-    scratch: kept between calls, grown by doubling, so that batches after the first
-    touch no fresh pages; per thread because the kernel runs with the GIL released)."""
+    """Work arrays of the kernel for ``points`` and ``strokes``, this thread's.
+
+    Kept between calls and grown by doubling, so that batches after the first touch no
+    fresh pages; per thread because the kernel runs with the GIL released.
+    """
     cap = getattr(_LOCAL, "cap", (-1, -1))
     if points > cap[0] or strokes > cap[1]:
         p = max(points, 2 * cap[0], 4096)

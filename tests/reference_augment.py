@@ -49,7 +49,9 @@ def seeds(key_ids, seed: int, epoch: int) -> list[int]:
 
 
 def rdp_keep(xs, ys, eps):
-    """Indices RDP keeps (split at the first largest distance when > eps), recursive."""
+    """Indices RDP keeps, recursive: split at the first point of largest cross product with
+    the chord (squared distance to its start when its ends coincide) when the distance,
+    cross / chord length, is > eps."""
     n = len(xs)
     keep = {0, n - 1}
 
@@ -58,12 +60,13 @@ def rdp_keep(xs, ys, eps):
             return
         dx, dy = xs[b] - xs[a], ys[b] - ys[a]
         L = math.sqrt(_fma(dx, dx, dy * dy))
-        best, dmax = -1, 0.0
+        best, key = -1, 0.0
         for i in range(a + 1, b):
             ex, ey = xs[i] - xs[a], ys[i] - ys[a]
-            d = math.sqrt(_fma(ex, ex, ey * ey)) if L == 0.0 else abs(dx * ey - dy * ex) / L
-            if d > dmax:
-                best, dmax = i, d
+            k = _fma(ex, ex, ey * ey) if L == 0.0 else abs(dx * ey - dy * ex)
+            if k > key:
+                best, key = i, k
+        dmax = math.sqrt(key) if L == 0.0 else key / L
         if best >= 0 and dmax > eps:
             keep.add(best)
             rec(a, best)

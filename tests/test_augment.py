@@ -204,7 +204,7 @@ def test_same_drawing_same_augmentation_in_any_batch_or_thread(batch):
     cuts = [0, 5, 17, 40, len(batch)]
     with ThreadPoolExecutor(4) as pool:
         parts = list(pool.map(lambda ab: augment(batch.slice(*ab), aug, seed=4, epoch=1),
-                              zip(cuts[:-1], cuts[1:])))
+                              zip(cuts[:-1], cuts[1:], strict=True)))
     assert same(StrokeBatch.concat(parts), whole)
 
 
@@ -355,8 +355,8 @@ def test_public_names():
 
 def test_time_warp_out_of_int32_is_a_value_error():
     # a pause of 2e9 ms stretched by up to 5x leaves int32 for some drawings
-    b = StrokeBatch.from_lists([[[[0, 1], [0, 1], [0, 10]], [[2, 3], [2, 3], [2_000_000_000, 2_000_000_010]]]]
-                               * 8, "raw", key_id=np.arange(8))
+    drawing = [[[0, 1], [0, 1], [0, 10]], [[2, 3], [2, 3], [2_000_000_000, 2_000_000_010]]]
+    b = StrokeBatch.from_lists([drawing] * 8, "raw", key_id=np.arange(8))
     with pytest.raises(ValueError, match="time_warp moves a time outside int32"):
         augment(b, only(time_warp=4.0), seed=0, epoch=0)
 

@@ -231,7 +231,7 @@ def test_cli_help():
     assert "--recipe" in proc.stdout and "--list-recipes" in proc.stdout
 
 
-# -- --augment (issue 14) ---------------------------------------------------------------------------
+# -- --augment (issue 14) ------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec", ["default", '{"rotation": 20, "stroke_drop": 0.3}', "file"])
 def test_command_augment_variants(run_cli, tmp_path, data_dir, spec):

@@ -162,7 +162,10 @@ class BatchDataset(IterableDataset):
         raise NotImplementedError
 
     def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
-        """Write the images of ``rows`` (sorted row numbers of the split) of ``epoch`` into ``out``."""
+        """Write the images of ``rows`` (sorted row numbers of the split) into ``out``.
+
+        ``epoch`` is the batch's epoch (StrokeDataset seeds its augmentation with it).
+        """
         raise NotImplementedError
 
     def __len__(self) -> int:

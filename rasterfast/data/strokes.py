@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from torch.utils.data import get_worker_info
 
-from ..augment import as_augment, augment as _augment
+from ..augment import as_augment
+from ..augment import augment as _augment
 from ..format import Reader
 from ..recipe import Recipe
 from ..render import render
@@ -66,10 +67,11 @@ return_key_ids, rank, world_size, order, window, block
         Image size for a preset name.
     augment : Augment, str or dict, optional
         Stroke augmentation (an :class:`rasterfast.Augment`, a preset name such as
-        ``"default"``, or a dict of its fields) applied to each batch's gathered drawings before they are
-        drawn (:func:`rasterfast.augment`), seeded by ``(seed, epoch, key_id)`` of each
-        drawing: the same batches for the same seed and epoch whatever ``threads`` or
-        the DataLoader workers, other ones in another epoch. ``None``: none.
+        ``"default"``, or a dict of its fields) applied to each batch's gathered
+        drawings before they are drawn (:func:`rasterfast.augment`), seeded by
+        ``(seed, epoch, key_id)`` of each drawing: the same batches for the same seed
+        and epoch whatever ``threads`` or the DataLoader workers, other ones in another
+        epoch. ``None``: none. ``time_warp`` needs a store of raw drawings.
     threads : int, optional
         Threads that render one batch (its rows cut into ``threads`` runs of at least
         32 drawings, each gathered and rendered with the GIL released). Default: the
