@@ -32,7 +32,8 @@ def machine() -> str:
 TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterising",
           "time3": "Time channels (time3)", "entropy": "Sketch entropy", "synth": "Synthesis",
           "build": "Build, end to end", "loader": "Loading (ShardDataset)",
-          "stroke": "On-the-fly rendering (StrokeDataset)"}
+          "stroke": "On-the-fly rendering (StrokeDataset)",
+          "augment": "Stroke augmentation (StrokeDataset augment=)"}
 
 
 def write_section(name: str, body: str) -> None:

@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import kaggle_strings  # noqa: E402
-from bench._results import TITLES, write_section  # noqa: E402
+from bench._results import write_section  # noqa: E402
 from bench.bench_stroke import SHARD, epoch_rate, make_store  # noqa: E402
 
-TITLES.setdefault("augment", "Stroke augmentation (StrokeDataset augment=)")
 
 #: (recipe preset, size, input kind)
 ROWS = [("gray", 64, "simplified"), ("gray", 128, "simplified"), ("beluga", 64, "simplified"),
