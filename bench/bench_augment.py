@@ -27,7 +27,6 @@ from bench._common import kaggle_strings  # noqa: E402
 from bench._results import write_section  # noqa: E402
 from bench.bench_stroke import SHARD, epoch_rate, make_store  # noqa: E402
 
-
 #: (recipe preset, size, input kind)
 ROWS = [("gray", 64, "simplified"), ("gray", 128, "simplified"), ("beluga", 64, "simplified"),
         ("time3", 64, "raw"), ("time3", 128, "raw")]

@@ -366,3 +366,11 @@ def test_nan_coordinates_are_a_value_error():
                                "raw")
     with pytest.raises(ValueError, match="drawing 1 has a NaN"):
         augment(b, only(rotation=5))
+
+
+def test_empty_batches_and_drawings_without_strokes():
+    assert len(augment(StrokeBatch.empty("simplified"), Augment())) == 0
+    # drawings 0 and 2 have no strokes; drawing 1 one stroke of two points
+    b = StrokeBatch.from_columns("simplified", [5, 6], [7, 8], None, [0, 2], [0, 0, 1, 1])
+    out = augment(b, Augment(stroke_drop=1.0, epsilon=5, jitter=3, rotation=90))
+    assert out.drawing_offsets.tolist() == [0, 0, 1, 1] and out.stroke_offsets.tolist() == [0, 2]
