@@ -26,7 +26,9 @@ def read(data_dir, kind, n_words=12, per_word=6):
     files = sorted(folder.iterdir())[:n_words]
     parts = []
     for f in files:
-        b = next(iter(read_drawings(f)))
+        reader = read_drawings(f)
+        b = next(reader)
+        reader.close()   # the streaming reader's threads end now, not at exit
         parts.append(b.take(range(min(per_word, len(b)))))
     return StrokeBatch.concat(parts)
 

@@ -250,7 +250,9 @@ def test_command_augment_variants(run_cli, tmp_path, data_dir, spec):
     code, stdout, _ = run_cli(f, "--augment", spec, "--variants", 3, "--n", 2, "--size", 32,
                               "--out", out)
     assert code == 0 and "2 drawings x (1 + 3 augmented)" in stdout
-    batch = next(iter(read_drawings(f))).take(range(2))
+    reader = read_drawings(f)
+    batch = next(reader).take(range(2))
+    reader.close()
     recipe = Recipe.preset("gray", size=32)
     tiles, words = [], []
     for i in range(2):
