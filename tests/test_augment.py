@@ -1,6 +1,8 @@
 """Stroke augmentation (issue 14, part 1): Augment, rasterfast.augment, StrokeDataset(augment=)."""
 
+import csv
 import doctest
+import gzip
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,7 @@ import pytest
 import reference_augment as ref
 
 import rasterfast
-from rasterfast import Augment, StrokeBatch, augment, read_drawings
+from rasterfast import Augment, StrokeBatch, augment, parse_drawings
 from rasterfast.augment import drawing_seeds
 
 ONLY = {f.name: 0.0 for f in fields(Augment)}   # every field off
@@ -22,15 +24,19 @@ def only(**kw) -> Augment:
 
 
 def read(data_dir, kind, n_words=12, per_word=6):
+    """The first drawings of the first words' Kaggle CSVs (csv module: no streaming reader)."""
     folder = data_dir / "kaggle" / ("train_simplified" if kind == "simplified" else "train_raw")
-    files = sorted(folder.iterdir())[:n_words]
-    parts = []
-    for f in files:
-        reader = read_drawings(f)
-        b = next(reader)
-        reader.close()   # the streaming reader's threads end now, not at exit
-        parts.append(b.take(range(min(per_word, len(b)))))
-    return StrokeBatch.concat(parts)
+    texts, keys, words = [], [], []
+    for f in sorted(folder.iterdir())[:n_words]:
+        with (gzip.open if f.suffix == ".gz" else open)(f, "rt", newline="") as fh:
+            for row, _ in zip(csv.DictReader(fh), range(per_word), strict=False):
+                texts.append(row["drawing"])
+                keys.append(int(row["key_id"]))
+                words.append(row["word"])
+    b = parse_drawings(texts, kind=kind)
+    b.key_id = np.array(keys, np.uint64)
+    b.word = np.array(words, object)
+    return b
 
 
 @pytest.fixture(scope="module")

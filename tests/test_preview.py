@@ -235,9 +235,10 @@ def test_cli_help():
 
 @pytest.mark.parametrize("spec", ["default", '{"rotation": 20, "stroke_drop": 0.3}', "file"])
 def test_command_augment_variants(run_cli, tmp_path, data_dir, spec):
+    import csv
     import json
 
-    from rasterfast import Augment, augment
+    from rasterfast import Augment, augment, parse_drawings
 
     if spec == "file":
         cfg = tmp_path / "a.json"
@@ -250,9 +251,11 @@ def test_command_augment_variants(run_cli, tmp_path, data_dir, spec):
     code, stdout, _ = run_cli(f, "--augment", spec, "--variants", 3, "--n", 2, "--size", 32,
                               "--out", out)
     assert code == 0 and "2 drawings x (1 + 3 augmented)" in stdout
-    reader = read_drawings(f)
-    batch = next(reader).take(range(2))
-    reader.close()
+    with open(f, newline="") as fh:
+        rows = [row for row, _ in zip(csv.DictReader(fh), range(2), strict=False)]
+    batch = parse_drawings([r["drawing"] for r in rows], kind="simplified")
+    batch.word = np.array([r["word"] for r in rows], object)
+    batch.key_id = np.array([int(r["key_id"]) for r in rows], np.uint64)   # seeds the variants
     recipe = Recipe.preset("gray", size=32)
     tiles, words = [], []
     for i in range(2):
