@@ -34,7 +34,8 @@ TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterisi
           "build": "Build, end to end", "loader": "Loading (ShardDataset)",
           "stroke": "On-the-fly rendering (StrokeDataset)",
           "sequence": "Sequences (StrokeDataset stroke-3/stroke-5)",
-          "balance": "Prediction balancing", "train": "Training throughput"}
+          "balance": "Prediction balancing", "train": "Training throughput",
+          "augment": "Stroke augmentation (StrokeDataset augment=)"}
 
 
 def write_section(name: str, body: str) -> None:

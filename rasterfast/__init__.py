@@ -1,5 +1,6 @@
 """rasterfast: Quick, Draw! doodles to memory-mapped uint8 tensor shards, fast."""
 
+from .augment import Augment, augment
 from .batch import StrokeBatch
 from .errors import InputReadError, Reject, StrokeParseError
 from .format import Reader, ShardFormatError, Writer, verify
@@ -27,6 +28,8 @@ __all__ = [
     "to_stroke3",
     "to_stroke5",
     "from_stroke3",
+    "Augment",
+    "augment",
     "sketch_entropy",
     "format_drawings",
     "write_kaggle_csv",

@@ -141,3 +141,24 @@ def test_bad_arguments(stores):
         StrokeDataset(path)  # image output needs a recipe
     with pytest.raises(AttributeError, match="no images"):
         _ = StrokeDataset(path, output="stroke3").image_shape
+
+
+def test_augmented_sequences_are_the_augmented_drawings(stores):
+    """Issue 14: sequences see the same augmented points as images would (seed, epoch, key)."""
+    from rasterfast import Augment, augment
+
+    path = stores["simplified"]
+    aug = Augment.preset("default")
+    ds = StrokeDataset(path, output="stroke3", augment=aug, seed=3, batch_size=64)
+    reader = Reader(path)
+    keys = reader.meta("train", columns=["key_id"]).column("key_id").to_numpy()
+    for epoch in (0, 1):
+        batch = ds.get_batch(2, epoch)
+        rows = ds.batch_rows(2, epoch)
+        drawn = augment(reader.strokes("train").gather(rows), aug, seed=3, epoch=epoch,
+                        key_ids=keys[rows])
+        want, lengths = to_stroke3(drawn, ds.max_len, dtype=np.float32)
+        np.testing.assert_array_equal(batch["sequences"].numpy(), want)
+        np.testing.assert_array_equal(batch["lengths"].numpy(), lengths)
+    plain = StrokeDataset(path, output="stroke3", seed=3, batch_size=64).get_batch(2, 0)
+    assert not torch.equal(plain["sequences"], ds.get_batch(2, 0)["sequences"])

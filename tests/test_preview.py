@@ -229,3 +229,55 @@ def test_cli_help():
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "--recipe" in proc.stdout and "--list-recipes" in proc.stdout
+
+
+# -- --augment (issue 14) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", ["default", '{"rotation": 20, "stroke_drop": 0.3}', "file"])
+def test_command_augment_variants(run_cli, tmp_path, data_dir, spec):
+    import csv
+    import json
+
+    from rasterfast import Augment, augment, parse_drawings
+
+    if spec == "file":
+        cfg = tmp_path / "a.json"
+        cfg.write_text(json.dumps(Augment(shear=0.4, jitter=2).get_config()))
+        spec, aug = str(cfg), Augment(shear=0.4, jitter=2)
+    else:
+        aug = Augment() if spec == "default" else Augment(rotation=20, stroke_drop=0.3)
+    f = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[2]
+    out = tmp_path / "aug.png"
+    code, stdout, _ = run_cli(f, "--augment", spec, "--variants", 3, "--n", 2, "--size", 32,
+                              "--out", out)
+    assert code == 0 and "2 drawings x (1 + 3 augmented)" in stdout
+    with open(f, newline="") as fh:
+        rows = [row for row, _ in zip(csv.DictReader(fh), range(2), strict=False)]
+    batch = parse_drawings([r["drawing"] for r in rows], kind="simplified")
+    batch.word = np.array([r["word"] for r in rows], object)
+    batch.key_id = np.array([int(r["key_id"]) for r in rows], np.uint64)   # seeds the variants
+    recipe = Recipe.preset("gray", size=32)
+    tiles, words = [], []
+    for i in range(2):
+        one = batch.take([i])
+        tiles.append(render(one, recipe))
+        tiles += [render(augment(one, aug, seed=0, epoch=e), recipe) for e in range(3)]
+        words += [batch.word[i], "e0", "e1", "e2"]
+    want = contact_sheet(np.concatenate(tiles), words, cols=4, zoom=2)
+    np.testing.assert_array_equal(decode_png(out.read_bytes()), want)
+    assert not all(np.array_equal(tiles[0], t) for t in tiles[1:4])
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--augment", "strong"), "--augment must be a name (default, none)"),
+    (("--augment", '{"rotate": 5}'), "unknown augment config keys ['rotate']"),
+    (("--augment", '{"flip": 3}'), "Augment flip must be in [0.0, 1.0]"),
+    (("--augment", "{oops"), "not valid JSON"),
+    (("--augment", "default", "--variants", "0"), "--variants must be 1-64"),
+    (("--variants", "3"), "--variants applies with --augment"),
+])
+def test_command_augment_errors(run_cli, tmp_path, data_dir, args, message):
+    f = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[0]
+    code, _, err = run_cli(f, "--out", tmp_path / "o.png", *args)
+    assert code == 2 and message in err
+    assert not (tmp_path / "o.png").exists()

@@ -28,6 +28,13 @@ examples:
   rasterfast preview --list-recipes
   rasterfast preview shards64 --split val --pick high-entropy --out odd.png
   rasterfast preview shards64 --recipe beluga --size 128 --out beluga128.png
+  rasterfast preview train_simplified/cat.csv --augment default --variants 8 --out aug.png
+  rasterfast preview shards64 --augment '{"rotation": 15, "stroke_drop": 0.2}' --n 4 --out a.png
+
+With --augment (a named augmentation: default, none; a JSON file or JSON text of an
+Augment config or of some of its fields), each of the --n drawings (default 8) gets a
+row: the drawing as stored, then --variants (default 8) augmentations of it, those of
+epochs 0, 1, ... with seed 0, as StrokeDataset(augment=...) draws them in training.
 """
 
 
@@ -52,10 +59,15 @@ def register(sub) -> None:
     p.add_argument("--line-width", type=float, metavar="W",
                    help="stroke width in 256-px units (default: the recipe's)")
     p.add_argument("--out", metavar="PNG", help="the PNG file to write")
-    p.add_argument("--n", type=int, default=64, help="drawings to show (default 64)")
+    p.add_argument("--n", type=int, help="drawings to show (default 64, 8 with --augment)")
     p.add_argument("--cols", type=int, default=8, help="tiles per row (default 8)")
     p.add_argument("--zoom", type=int, metavar="K",
                    help="draw each pixel K x K (default: enough for 64-px tiles)")
+    p.add_argument("--augment", metavar="A",
+                   help="show each drawing augmented --variants ways: a name (default, none), "
+                        "a JSON file or JSON text of an Augment config")
+    p.add_argument("--variants", type=int, metavar="V",
+                   help="with --augment: augmentations per drawing, 1-64 (default 8)")
     p.add_argument("--list-recipes", action="store_true",
                    help="list the recipe presets and exit")
     p.set_defaults(func=run)
@@ -83,6 +95,42 @@ def _recipe(args):
     if args.size is not None:
         overrides["size"] = args.size
     return recipe.replace(**overrides) if overrides else recipe
+
+
+def _augment_spec(spec: str):
+    """The Augment of ``--augment``: a preset name, a JSON file, or JSON text."""
+    from ..augment import AUGMENT_PRESETS, Augment, as_augment
+
+    if spec in AUGMENT_PRESETS or spec.lstrip().startswith("{"):
+        return as_augment(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"--augment must be a name ({', '.join(AUGMENT_PRESETS)}), a JSON "
+                         f"file or JSON text, got {spec!r}")
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"--augment {spec}: not valid JSON: {err}") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"--augment {spec}: expected a JSON object, got "
+                         f"{type(config).__name__}")
+    return Augment.from_config(config) if "id" in config else as_augment(config)
+
+
+def _variants(batch, recipe, aug, variants: int, labels):
+    """Per drawing: the drawing as given, then ``variants`` augmentations (epochs 0, 1, ...)."""
+    import numpy as np
+
+    from ..augment import augment
+    from ..render import render
+
+    n = len(batch)
+    tiles = [render(batch, recipe)]
+    for epoch in range(variants):
+        tiles.append(render(augment(batch, aug, seed=0, epoch=epoch), recipe))
+    images = np.stack(tiles, axis=1).reshape(n * (variants + 1), *tiles[0].shape[1:])
+    names = [name for label in labels for name in [label] + [f"e{e}" for e in range(variants)]]
+    return images, names
 
 
 def _read(inputs, n: int):
@@ -152,10 +200,11 @@ def _from_shards(args, root: Path):
     from ..format import Reader
 
     reader = Reader(root)
-    redraw = args.recipe is not None or args.size is not None or args.line_width is not None
+    redraw = args.recipe is not None or args.size is not None or args.line_width is not None \
+        or args.augment is not None
     if redraw and not reader.has_strokes:
         raise ValueError(f"{root} holds images only (no stroke store): its images are already "
-                         f"drawn, so --recipe/--size/--line-width do not apply")
+                         f"drawn, so --recipe/--size/--line-width/--augment do not apply")
     recipe = None
     if redraw or not reader.has_images:   # draw from the stroke store, as StrokeDataset does
         from ..recipe import Recipe
@@ -192,18 +241,28 @@ def _from_shards(args, root: Path):
                              f"have (a --no-images build); use --pick first")
         key = np.nan_to_num(ent if pick == "low-entropy" else -ent, nan=np.inf)
         rows = np.argsort(key, kind="stable")[:args.n]
+    chosen = meta.take(pa.array(rows))
+    labels = [w if w else f"#{k}" for w, k in zip(chosen.column("word").to_pylist(),
+                                                   chosen.column("key_id").to_pylist(),
+                                                   strict=True)]
     if recipe is None:
         images = reader.gather(split, rows)     # any row order works
     else:
         from ..render import render
 
-        images = render(reader.strokes(split).gather(rows), recipe)
-    chosen = meta.take(pa.array(rows))
-    labels = [w if w else f"#{k}" for w, k in zip(chosen.column("word").to_pylist(),
-                                                   chosen.column("key_id").to_pylist(),
-                                                   strict=True)]
+        batch = reader.strokes(split).gather(rows)
+        if args.augment is not None:
+            # the key_ids the StrokeDataset seeds each drawing's augmentation with
+            batch.key_id = np.asarray(chosen.column("key_id").fill_null(0).to_numpy(),
+                                      np.uint64)
+            images, labels = _variants(batch, recipe, _augment_spec(args.augment),
+                                       args.variants, labels)
+        else:
+            images = render(batch, recipe)
     channels = reader.manifest.recipe.get("channels", []) if recipe is None else recipe.channels
     source = "" if recipe is None else ", drawn from the stroke store"
+    if args.augment is not None:
+        source += f", each as stored then augmented {args.variants} ways"
     desc = (f"{len(rows)} of {total:,} {split} drawings ({pick}) from {root}{source}, channels "
             f"{', '.join(channels)} at {images.shape[-1]} px")
     return images, labels, desc
@@ -226,8 +285,15 @@ def run(args) -> int:
         raise ValueError("give at least one INPUT (or --list-recipes)")
     if not args.out:
         raise ValueError("--out PNG is required")
+    if args.augment is None and args.variants is not None:
+        raise ValueError("--variants applies with --augment")
+    if args.augment is not None:
+        args.variants = 8 if args.variants is None else args.variants
+        args.n = 8 if args.n is None else args.n
+        args.cols = args.variants + 1
+    args.n = 64 if args.n is None else args.n
     for name, v, lo, hi in (("--n", args.n, 1, 10_000), ("--cols", args.cols, 1, 1000),
-                            ("--zoom", args.zoom, 1, 16)):
+                            ("--zoom", args.zoom, 1, 16), ("--variants", args.variants, 1, 64)):
         if v is not None and not lo <= v <= hi:
             raise ValueError(f"{name} must be {lo}-{hi}, got {v}")
     root = _shard_dir(args.inputs)
@@ -246,15 +312,23 @@ def run(args) -> int:
     if not batches:
         raise ValueError("the inputs hold no readable drawings")
     images, labels = [], []
+    aug = None if args.augment is None else _augment_spec(args.augment)
     for name, batch in batches:
-        images.append(render(_fit(name, batch, recipe), recipe))
-        labels += [w if w else f"#{k}" for w, k in zip(batch.word, batch.key_id, strict=True)]
+        names = [w if w else f"#{k}" for w, k in zip(batch.word, batch.key_id, strict=True)]
+        if aug is None:
+            images.append(render(_fit(name, batch, recipe), recipe))
+        else:
+            tiles, names = _variants(_fit(name, batch, recipe), recipe, aug, args.variants, names)
+            images.append(tiles)
+        labels += names
     images = np.concatenate(images)
     zoom = args.zoom or max(1, 64 // recipe.size)
     sheet = contact_sheet(images, labels, cols=args.cols, zoom=zoom)
     write_png(args.out, sheet)
     skipped = f"; {rejects} unreadable drawings skipped" if rejects else ""
-    print(f"wrote {args.out}: {len(images)} drawings, recipe {args.recipe or 'gray'} at {recipe.size} px "
+    what = f"{len(images)} drawings" if aug is None else \
+        f"{len(images) // (args.variants + 1)} drawings x (1 + {args.variants} augmented)"
+    print(f"wrote {args.out}: {what}, recipe {args.recipe or 'gray'} at {recipe.size} px "
           f"({', '.join(recipe.channels)}), {sheet.shape[1]}x{sheet.shape[0]} px{skipped}",
           file=sys.stdout)
     return 0

@@ -89,8 +89,7 @@ class BatchDataset(IterableDataset):
                              f"match the filters {self.filters}")
         self._key_ids = None
         if return_key_ids:
-            kid = self.reader.meta(split, columns=["key_id"]).column("key_id")
-            kid = kid.fill_null(0).to_numpy().astype(np.uint64)
+            kid = self._read_key_ids()
             if kid.size and kid.max() >= 2**63:
                 raise ValueError("key_ids >= 2**63 do not fit an int64 tensor")
             self._key_ids = kid.astype(np.int64)
@@ -100,6 +99,11 @@ class BatchDataset(IterableDataset):
         self._shared = torch.tensor([0, -1, 0], dtype=torch.int64).share_memory_()
         self._position = (0, 0)  # (epoch, batches yielded) by __iter__ in this process
         self._order: tuple[int, EpochOrder] | None = None
+
+    def _read_key_ids(self) -> np.ndarray:
+        """The key_id of every row of the split, uint64 (0 where unknown)."""
+        kid = self.reader.meta(self.split, columns=["key_id"]).column("key_id")
+        return kid.fill_null(0).to_numpy().astype(np.uint64)
 
     # -- filters ------------------------------------------------------------------------------
     def _filter(self, words, recognized, entropy):
@@ -157,8 +161,11 @@ class BatchDataset(IterableDataset):
         """``(C, S, S)`` of every image."""
         raise NotImplementedError
 
-    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
-        """Write the images of ``rows`` (sorted row numbers of the split) into ``out``."""
+    def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
+        """Write the images of ``rows`` (sorted row numbers of the split) into ``out``.
+
+        ``epoch`` is the batch's epoch (StrokeDataset seeds its augmentation with it).
+        """
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -267,10 +274,11 @@ class BatchDataset(IterableDataset):
     def get_batch(self, batch: int, epoch: int | None = None, *, pin_memory: bool = False
                   ) -> dict:
         """Batch ``batch`` of this rank in ``epoch`` (default: the current epoch)."""
+        epoch = self.epoch if epoch is None else epoch
         rows = self.batch_rows(batch, epoch)
         out = _alloc_uint8((len(rows), *self.image_shape), shared=get_worker_info() is not None,
                            pin=pin_memory)
-        self._fill(rows, out.numpy())
+        self._fill(rows, out.numpy(), epoch)
         result = {"images": out, "labels": torch.from_numpy(self._labels[rows].astype(np.int64))}
         if self._key_ids is not None:
             result["key_ids"] = torch.from_numpy(self._key_ids[rows])

@@ -119,6 +119,6 @@ class ShardDataset(BatchDataset):
         """``(C, S, S)`` of every image."""
         return self.reader.image_shape
 
-    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
+    def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
         # One memcpy per image from the page cache into the output, GIL released.
         self.reader.gather(self.split, rows, out=out)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
+from ..augment import as_augment
+from ..augment import augment as _augment
 from ..format import Reader
 from ..recipe import Recipe
 from ..render import render
@@ -65,8 +67,13 @@ return_key_ids, rank, world_size, order, window, block
         The ``entropy`` filter needs a build that stored images.
     size : int, optional
         Image size for a preset name.
-    augment : None
-        Stroke augmentation; only ``None`` (no augmentation) exists yet.
+    augment : Augment, str or dict, optional
+        Stroke augmentation (an :class:`rasterfast.Augment`, a preset name such as
+        ``"default"``, or a dict of its fields) applied to each batch's gathered
+        drawings before they are drawn (:func:`rasterfast.augment`), seeded by
+        ``(seed, epoch, key_id)`` of each drawing: the same batches for the same seed
+        and epoch whatever ``threads`` or the DataLoader workers, other ones in another
+        epoch. ``None``: none. ``time_warp`` needs a store of raw drawings.
     output : {"image", "stroke3", "stroke5"}
         ``"image"`` (default): rendered images. ``"stroke3"`` / ``"stroke5"``: sketch-rnn
         sequences instead, nothing rendered (see Notes); ``recipe`` and ``size`` must
@@ -138,9 +145,7 @@ return_key_ids, rank, world_size, order, window, block
                             f"{type(recipe).__name__}")
         elif size is not None and size != recipe.size:
             raise ValueError(f"size={size} conflicts with the recipe's size {recipe.size}")
-        if augment is not None:
-            raise ValueError(f"augment must be None: stroke augmentation is not part of this "
-                             f"version of rasterfast, got {augment!r}")
+        augment = as_augment(augment)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
@@ -151,7 +156,12 @@ return_key_ids, rank, world_size, order, window, block
                              f"rasterfast >= 0.2, or read its images with ShardDataset")
         if output == "image":
             check_recipe(recipe, reader.stroke_kind, reader.stroke_times, reader.path)
+        if augment is not None and augment.time_warp > 0 and not reader.stroke_times:
+            raise ValueError(f"augment time_warp={augment.time_warp} needs drawings with "
+                             f"times, and the stroke store of {reader.path} holds "
+                             f"{reader.stroke_kind} drawings without them; use time_warp=0")
         self.recipe = recipe
+        self.augment = augment
         self.threads = threads
         super().__init__(reader, split, batch_size, shuffle, seed, drop_last, words, recognized,
                          entropy, return_key_ids, rank, world_size, order=order, window=window,
@@ -162,6 +172,8 @@ return_key_ids, rank, world_size, order, window, block
         if output != "image":
             self.max_len, self.on_long, self.num_truncated = fit_max_len(
                 reader.strokes(split), self._kept, max_len, on_long, split)
+        # key_id of every row: each drawing's augmentation is seeded by it
+        self._aug_keys = self._read_key_ids() if augment is not None else None
         self._pool: ThreadPoolExecutor | None = None   # made on first use, per process
         self._pool_size = 0
         self._pool_lock = threading.Lock()
@@ -188,10 +200,14 @@ return_key_ids, rank, world_size, order, window, block
         """Batch ``batch`` of this rank in ``epoch``: images, or sequences (see ``output``)."""
         if self.output == "image":
             return super().get_batch(batch, epoch, pin_memory=pin_memory)
+        epoch = self.epoch if epoch is None else epoch
         rows = self.batch_rows(batch, epoch)
         drawings = self.reader.strokes(self.split).gather(rows)
-        # (issue 14 part 1: stroke augmentation of `drawings` applies here, as before
-        # rendering, so that sequences and images see the same augmented points)
+        if self.augment is not None:
+            # the points images would be drawn from; augmentation never adds points, so
+            # max_len (measured on the stored drawings) still holds
+            drawings = _augment(drawings, self.augment, seed=self.seed, epoch=epoch,
+                                key_ids=self._aug_keys[rows])
         result = sequence_batch(drawings, self.output, self.max_len, self.on_long)
         result["labels"] = torch.from_numpy(self._labels[rows].astype(np.int64))
         if self._key_ids is not None:
@@ -205,14 +221,18 @@ return_key_ids, rank, world_size, order, window, block
             return self.threads
         return 1 if get_worker_info() is not None else _default_threads()
 
-    def _render_rows(self, rows: np.ndarray, out: np.ndarray) -> None:
-        render(self.reader.strokes(self.split).gather(rows), self.recipe, out=out)
+    def _render_rows(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
+        batch = self.reader.strokes(self.split).gather(rows)
+        if self.augment is not None:
+            batch = _augment(batch, self.augment, seed=self.seed, epoch=epoch,
+                             key_ids=self._aug_keys[rows])
+        render(batch, self.recipe, out=out)
 
-    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
+    def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
         n = len(rows)
         k = max(1, min(self._threads(), n // _MIN_ROWS_PER_THREAD))
         if k == 1:
-            self._render_rows(rows, out)
+            self._render_rows(rows, out, epoch)
             return
         with self._pool_lock:
             if self._pool is None or self._pool_size < k - 1:
@@ -223,10 +243,10 @@ return_key_ids, rank, world_size, order, window, block
             pool = self._pool
         cuts = np.linspace(0, n, k + 1).astype(np.int64)
         # k - 1 runs in the pool, the first in this thread (which would otherwise wait)
-        futures = [pool.submit(self._render_rows, rows[a:b], out[a:b])
+        futures = [pool.submit(self._render_rows, rows[a:b], out[a:b], epoch)
                    for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
         try:
-            self._render_rows(rows[:cuts[1]], out[:cuts[1]])
+            self._render_rows(rows[:cuts[1]], out[:cuts[1]], epoch)
         finally:
             for f in futures:
                 f.result()
