@@ -288,14 +288,18 @@ class BatchDataset(IterableDataset):
                 result["key_ids"] = result["key_ids"].pin_memory()
         return result
 
+    def _make_batches(self, indices, epoch: int):
+        """``(i, batch i)`` for each of ``indices``, in order (subclasses may work ahead)."""
+        for i in indices:
+            yield i, self.get_batch(i, epoch)
+
     def __iter__(self):
         info = get_worker_info()
         world = self.world.with_worker(info)
         epoch, start = self._start()
         if info is None:
             self._position = (epoch, start)
-        for i in world.worker_batches(len(self), start):
-            batch = self.get_batch(i, epoch)
+        for i, batch in self._make_batches(world.worker_batches(len(self), start), epoch):
             if info is None:
                 self._position = (epoch, i + 1)  # handed over: counts as consumed
             yield batch
