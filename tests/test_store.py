@@ -184,3 +184,39 @@ def test_kernel_checks_every_offset_it_reads():
 
 def test_header_size_constant():
     assert HEADER_BYTES == 64
+
+
+def test_mapped_files_are_bounded_and_gathers_stay_right(tmp_path, data_dir):
+    """Issue 11 (RSS flat over an epoch): past max_mapped_bytes the least recently read
+    files are unmapped; gathers from 4 threads stay equal to take() meanwhile."""
+    parts = [b for p in sorted((data_dir / "ndjson" / "simplified").iterdir())[:40]
+             for b in read_drawings(p)]
+    paths = [write(tmp_path / f"{i}.strokes", b) for i, b in enumerate(parts)]
+    ref = StrokeBatch.concat(parts)
+    size = max(p.stat().st_size for p in paths)
+    s = StrokeSet(paths, [len(b) for b in parts], "simplified", max_mapped_bytes=3 * size)
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        rows = rng.integers(0, len(ref), 3)     # at most 3 files a gather
+        same(s.gather(rows), ref.take(rows))
+        assert s.mapped_bytes <= 3 * size and s.mapped <= 40
+    jobs = [rng.integers(0, len(ref), 50) for _ in range(16)]
+    got = [None] * len(jobs)
+
+    def run(i):
+        got[i] = s.gather(jobs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for rows, g in zip(jobs, got, strict=True):
+        same(g, ref.take(rows))
+    s.gather([0, 1])          # one small gather evicts down to the bound again
+    assert s.mapped_bytes <= 3 * size
+    unbounded = StrokeSet(paths, [len(b) for b in parts], "simplified", max_mapped_bytes=None)
+    unbounded.gather(np.arange(len(ref)))
+    assert unbounded.mapped == len(paths)
+    with pytest.raises(ValueError, match="max_mapped_bytes"):
+        StrokeSet(paths, [len(b) for b in parts], "simplified", max_mapped_bytes=0)

@@ -171,7 +171,20 @@ return_key_ids, rank, world_size, order, window, block
                          block=block)
         # Every file's header now, so that a truncated, foreign or newer-version stroke
         # file is an error when the dataset is made, not in the middle of an epoch.
-        reader.strokes(split).check_headers()
+        store = reader.strokes(split)
+        store.check_headers()
+        # Files stay mapped while the order reads them: two windows' worth of the "window"
+        # order (it reads one window's files over many batches), at least 256 MiB; the
+        # "global" order reads every file all the time: no bound. Mapped pages count in
+        # RSS, so this keeps it flat over an epoch instead of growing with the store.
+        shards = reader.shards(split)
+        per_drawing = sum(sh.strokes.size for sh in shards) / max(1, sum(sh.count
+                                                                          for sh in shards))
+        if self.order_name == "global":
+            store.max_mapped_bytes = None
+        else:
+            span = 2 * (self.order_params.get("window", 0) + self.batch_size)
+            store.max_mapped_bytes = max(256 << 20, int(span * per_drawing))
         if output != "image":
             self.max_len, self.on_long, self.num_truncated = fit_max_len(
                 reader.strokes(split), self._kept, max_len, on_long, split)

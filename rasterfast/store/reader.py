@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -94,7 +95,7 @@ class StrokeShard:
 
 
 class StrokeSet:
-    """The ``.strokes`` files of one split, mapped on first use, and the batch gather.
+    """The ``.strokes`` files of one split, mapped on demand, and the batch gather.
 
     Parameters
     ----------
@@ -104,27 +105,41 @@ class StrokeSet:
         Drawings per file (from the manifest).
     kind : {"simplified", "raw"}
         What every file must hold.
+    max_mapped_bytes : int, optional
+        The most bytes of files kept mapped at once (the least recently read are
+        unmapped first; the files one gather reads are always mapped). Mapped pages that
+        were read count in the process's RSS (as page cache the kernel may drop), so
+        this bounds the RSS a whole epoch adds: without a bound it grew with the store
+        (985 MB of mapped pages after an epoch of 4M simplified drawings). Default
+        256 MiB; None: no bound.
 
     Notes
     -----
-    Thread-safe: prefetch threads may gather at once. Every file touched stays mapped
-    for the life of the set (maps cost address space, not memory), so no copy can
-    outlive its map. Pickles without its maps (each process maps what it reads).
+    Thread-safe: prefetch threads may gather at once. A gather holds the files it reads
+    for the length of the call, so no copy outlives its map. Pickles without its maps
+    (each process maps what it reads).
     """
 
-    def __init__(self, paths, counts, kind: str):
+    def __init__(self, paths, counts, kind: str, *, max_mapped_bytes: int | None = 256 << 20):
         self.paths = [str(p) for p in paths]
         self.counts = np.asarray(counts, np.int64)
         if len(self.paths) != len(self.counts):
             raise ValueError(f"{len(self.paths)} paths for {len(self.counts)} counts")
+        if max_mapped_bytes is not None and (isinstance(max_mapped_bytes, bool) or
+                                             not isinstance(max_mapped_bytes, int) or
+                                             max_mapped_bytes < 1):
+            raise ValueError(f"max_mapped_bytes must be a positive int or None, got "
+                             f"{max_mapped_bytes!r}")
         self.kind = kind
+        self.max_mapped_bytes = max_mapped_bytes
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self._reset()
 
     def _reset(self) -> None:
         k = len(self.paths)
-        self._shards: list[StrokeShard | None] = [None] * k
-        # per shard: addresses of its arrays and its counts, 0 until mapped
+        self._shards: OrderedDict = OrderedDict()   # index -> StrokeShard, least recent first
+        self._mapped_bytes = 0
+        # per shard: addresses of its arrays and its counts (0 while unmapped)
         self._addr = np.zeros((5, k), np.uint64)   # drawing, stroke offsets, x, y, t
         self._sizes = np.zeros((3, k), np.int64)   # drawings, strokes, points
         self._times: bool | None = None
@@ -133,7 +148,7 @@ class StrokeSet:
 
     def __getstate__(self):
         return {"paths": self.paths, "counts": self.counts, "kind": self.kind,
-                "offsets": self.offsets}
+                "offsets": self.offsets, "max_mapped_bytes": self.max_mapped_bytes}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -142,15 +157,29 @@ class StrokeSet:
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    @property
+    def mapped(self) -> int:
+        """How many files are mapped now."""
+        return len(self._shards)
+
+    @property
+    def mapped_bytes(self) -> int:
+        """The bytes of the files mapped now."""
+        return self._mapped_bytes
+
     def shard(self, index: int) -> StrokeShard:
-        """File ``index``, mapped and checked (once per process)."""
-        sh = self._shards[index]
-        if sh is not None:
-            return sh
+        """File ``index``, mapped and checked (kept mapped until evicted)."""
+        with self._lock:
+            sh = self._shards.get(index)
+            if sh is not None:
+                self._shards.move_to_end(index)
+                return sh
         sh = StrokeShard(self.paths[index], (self.kind, int(self.counts[index])))
         with self._lock:
-            if self._shards[index] is not None:
-                return self._shards[index]
+            got = self._shards.get(index)
+            if got is not None:
+                self._shards.move_to_end(index)
+                return got
             lay = sh.layout
             if self._coords is None:
                 self._coords, self._times = lay.coords, lay.times
@@ -158,18 +187,50 @@ class StrokeSet:
                 raise ShardFormatError(sh.path, f"{lay.coords} coordinates, times={lay.times}; "
                                        f"the other files of the split have {self._coords}, "
                                        f"times={self._times}")
-            # Sizes first and the drawing offsets' address last: another thread takes a
-            # shard as mapped once that address is non-zero, and reads the rest without
-            # the lock.
             self._sizes[:, index] = (lay.drawings, lay.strokes, lay.points)
-            arrays = (sh.drawing_offsets, sh.stroke_offsets, sh.x, sh.y, sh.t)
-            for j in (4, 3, 2, 1, 0):
-                a = arrays[j]
+            for j, a in enumerate((sh.drawing_offsets, sh.stroke_offsets, sh.x, sh.y, sh.t)):
                 # an empty array has no address the kernel may read: mark it 1 (never read,
                 # the counts say there is nothing) so that 0 keeps meaning "unmapped"
                 self._addr[j, index] = a.ctypes.data if a.size else 1
-            self._shards[index] = sh  # keeps the map, and so the addresses, alive
+            self._shards[index] = sh
+            self._mapped_bytes += lay.file_size
         return sh
+
+    def _hold(self, wanted: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+        """Map the files ``wanted`` (sorted, unique); return them (held for the caller's
+        call), their addresses and sizes, and unmap the least recent others past the bound.
+        """
+        for s in wanted.tolist():
+            self.shard(s)
+        with self._lock:
+            held = [self._shards.get(s) for s in wanted.tolist()]
+            if any(h is None for h in held):    # evicted by another thread meanwhile
+                held = None
+            else:
+                for s in wanted.tolist():
+                    self._shards.move_to_end(s)
+                # copies, in rows the kernel takes as contiguous arrays
+                addr = np.ascontiguousarray(self._addr[:, wanted])
+                sizes = np.ascontiguousarray(self._sizes[:, wanted])
+                self._evict(set(wanted.tolist()))
+        if held is None:
+            return self._hold(wanted)
+        return held, addr, sizes
+
+    def _evict(self, keep: set) -> None:
+        """Unmap the least recently read files (not in ``keep``) past the bound (lock held)."""
+        if self.max_mapped_bytes is None:
+            return
+        for s in list(self._shards):
+            if self._mapped_bytes <= self.max_mapped_bytes:
+                break
+            if s in keep:
+                continue
+            sh = self._shards.pop(s)
+            self._mapped_bytes -= sh.layout.file_size
+            self._addr[:, s] = 0
+            # the map closes when the last reference goes: a gather in another thread
+            # that holds this file keeps it until that gather returns
 
     def check_headers(self) -> StrokeLayout | None:
         """Read every file's header (no map): kind, counts, size, version. First layout."""
@@ -198,22 +259,21 @@ class StrokeSet:
             raise IndexError(f"rows must be in [0, {total}), got {rows.min()}..{rows.max()}")
         shard = np.searchsorted(self.offsets, rows, side="right") - 1
         local = rows - self.offsets[shard]
-        unmapped = self._addr[0, shard] == 0
-        if unmapped.any():
-            for s in np.unique(shard[unmapped]).tolist():
-                self.shard(s)
-        if self._coords is None and len(self.paths):  # no rows: still learn the types
-            self.shard(0)
+        if len(rows):
+            wanted, index = np.unique(shard, return_inverse=True)
+        else:  # no rows: still learn the types from the first file
+            wanted, index = np.zeros(min(1, len(self.paths)), np.int64), np.zeros(0, np.int64)
+        held, addr, sizes = self._hold(wanted)
         coords = self._coords if self._coords is not None else np.dtype(np.int16)
         times = bool(self._times)
+        shard = index.astype(np.int64).reshape(-1)
         n = len(rows)
         strokes = np.empty(n, np.int64)
         points = np.empty(n, np.int64)
-        addr, sizes = self._addr, self._sizes
         status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shard, local,
                                     strokes, points)
         if status:
-            self._fail(status, pos, shard, local)
+            self._fail(status, pos, shard, local, wanted)
         do = np.zeros(n + 1, np.int64)
         np.cumsum(strokes, out=do[1:])
         p = int(points.sum())
@@ -225,13 +285,14 @@ class StrokeSet:
                                    sizes[1], sizes[2], coords.itemsize, shard, local, do, so,
                                    x.view(np.uint8), y.view(np.uint8), t.view(np.uint8))
         if status:
-            self._fail(status, pos, shard, local)
+            self._fail(status, pos, shard, local, wanted)
+        del held   # the files may be unmapped from here on
         return StrokeBatch.from_columns(self.kind, x.astype(coords.newbyteorder("="), copy=False),
                                         y.astype(coords.newbyteorder("="), copy=False), t, so, do)
 
-    def _fail(self, status, pos, shard, local):
+    def _fail(self, status, pos, shard, local, wanted=None):
         if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
-            path = self.paths[int(shard[pos])]
+            path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
             raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point outside "
                                    "the file's strokes or points (file altered?)")
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
