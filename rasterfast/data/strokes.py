@@ -93,10 +93,11 @@ return_key_ids, rank, world_size, order, window, block
         points (the last with pen lift 1); :attr:`num_truncated` counts them in the
         split and each batch has a ``truncated`` bool ``[B]`` marking them.
     threads : int, optional
-        Threads that render one batch (its rows cut into ``threads`` runs of at least
-        32 drawings, each gathered and rendered with the GIL released). Default: the
-        cores this process may use, at most 8, and 1 inside a DataLoader worker
-        process (the workers are the parallelism there).
+        Threads that render. Iterating the dataset, they make ``threads`` whole batches
+        at once (one a thread, yielded in order); :meth:`get_batch` alone cuts its batch
+        into ``threads`` runs of at least 32 drawings. Default: the cores this process
+        may use, at most 8, and 1 inside a DataLoader worker process (the workers are
+        the parallelism there).
 
     Raises
     ------
