@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-__all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP"]
+__all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP", "ranges"]
 
 #: ``"simplified"``: integer coordinates 0-255 (Google's simplified data, Kaggle's
 #: ``train_simplified``); ``"raw"``: float coordinates in the drawing's own frame
@@ -353,7 +353,7 @@ class StrokeBatch:
         )
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + l)`` for each pair, vectorised."""
     lengths = np.asarray(lengths, dtype=np.int64)
     total = int(lengths.sum())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["to_float"]
+__all__ = ["to_float", "affine_for", "to_float_into"]
 
 
 def _per_channel(name: str, v, channels: int) -> tuple[float, ...] | float:
@@ -79,14 +79,14 @@ def to_float(images, mean=0.5, std=0.5, *, device=None, dtype=torch.float32,
     if images.dim() not in (3, 4):
         raise ValueError(f"images must be [B, C, H, W] or [C, H, W], got shape "
                          f"{tuple(images.shape)}")
-    scale, shift = _affine(images.shape[-3], mean, std, dtype)
+    scale, shift = affine_for(images.shape[-3], mean, std, dtype)
     if device is not None:
         images = images.to(device, non_blocking=non_blocking)
     out = images.to(dtype)
     return _scale_shift(out, scale, shift, images.device)
 
 
-def _affine(channels: int, mean, std, dtype) -> tuple:
+def affine_for(channels: int, mean, std, dtype) -> tuple:
     """``(scale, shift)`` with ``(x / 255 - mean) / std == x * scale - shift``.
 
     Each is a float or a per-channel float64 array; validated here once, so that a loader
@@ -117,11 +117,11 @@ def _scale_shift(out: torch.Tensor, scale, shift, device) -> torch.Tensor:
     return out.mul_(scale).sub_(shift)
 
 
-def _to_float_into(images: torch.Tensor, out: torch.Tensor, scale, shift) -> torch.Tensor:
+def to_float_into(images: torch.Tensor, out: torch.Tensor, scale, shift) -> torch.Tensor:
     """``to_float`` of uint8 ``images`` written into the float tensor ``out``, same device.
 
     ``out`` may have another memory format (``channels_last``): the copy converts dtype and
-    layout in one pass. ``scale``/``shift`` come from :func:`_affine`, or are tensors
+    layout in one pass. ``scale``/``shift`` come from :func:`affine_for`, or are tensors
     already on the device with shape ``(C, 1, 1)``.
     """
     out.copy_(images)

@@ -28,7 +28,7 @@ import numpy as np
 from ._ext._sequence import _to_sequences
 from .batch import StrokeBatch
 
-__all__ = ["to_stroke3", "to_stroke5", "from_stroke3", "FORMATS", "ON_LONG"]
+__all__ = ["to_stroke3", "to_stroke5", "from_stroke3", "convert_batch", "FORMATS", "ON_LONG"]
 
 #: Sequence formats and their row widths.
 FORMATS = {"stroke3": 3, "stroke5": 5}
@@ -55,7 +55,7 @@ def _raise(status: int, pos: int, batch: StrokeBatch, max_len: int, dtype) -> No
     raise RuntimeError(f"sequence kernel status {status} at {pos} (a rasterfast bug)")
 
 
-def _convert(batch, width: int, max_len, on_long: str, dtype, out=None):
+def convert_batch(batch, width: int, max_len, on_long: str, dtype, out=None):
     if not isinstance(batch, StrokeBatch):
         raise TypeError(f"batch must be a StrokeBatch, got {type(batch).__name__}")
     if on_long not in ON_LONG:
@@ -149,7 +149,7 @@ def to_stroke3(batch: StrokeBatch, max_len: int | None = None, *, on_long: str =
     >>> lengths
     array([4])
     """
-    seq, lengths, _ = _convert(batch, 3, max_len, on_long, dtype)
+    seq, lengths, _ = convert_batch(batch, 3, max_len, on_long, dtype)
     return seq, lengths
 
 
@@ -190,7 +190,7 @@ def to_stroke5(batch: StrokeBatch, max_len: int | None = None, *, on_long: str =
            [-12, -20,   0,   1,   0],
            [  0,   0,   0,   0,   1]], dtype=int16)
     """
-    seq, lengths, _ = _convert(batch, 5, max_len, on_long, dtype)
+    seq, lengths, _ = convert_batch(batch, 5, max_len, on_long, dtype)
     return seq, lengths
 
 

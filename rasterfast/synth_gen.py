@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import _ranges
+from .batch import ranges
 from .synth_shapes import Template
 
 __all__ = ["generate", "perturb"]
@@ -46,7 +46,7 @@ def _stroke_points(tpl: Template, tid: np.ndarray, scale: np.ndarray, size_px: n
     S = len(tid)
     ps = tpl.pstart[tid]
     pc = tpl.pstart[tid + 1] - ps
-    pieces = _ranges(ps, pc)
+    pieces = ranges(ps, pc)
     plen = tpl.plen[pieces] * np.repeat(scale, pc)
     curve = np.repeat(tpl.curve[tid], pc)
     if size_px is None:

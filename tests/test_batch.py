@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rasterfast import StrokeBatch, parse_drawings
-from rasterfast.batch import _ranges
+from rasterfast.batch import ranges
 
 DRAWINGS = [
     [[[0, 10], [0, 5]]],
@@ -121,5 +121,5 @@ def test_validate_catches_broken_layout():
 
 
 def test_ranges():
-    assert _ranges([5, 0, 10], [3, 0, 2]).tolist() == [5, 6, 7, 10, 11]
-    assert _ranges([], []).tolist() == []
+    assert ranges([5, 0, 10], [3, 0, 2]).tolist() == [5, 6, 7, 10, 11]
+    assert ranges([], []).tolist() == []

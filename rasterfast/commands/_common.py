@@ -81,7 +81,7 @@ def print_summary(manifest, out, *, words: bool = True, stream=None) -> None:
 
 def reject_where(source: str, record: int) -> str:
     """``"file, line N"`` for a text input (lines as an editor numbers them), else the record."""
-    from ..readers._sources import line_number
+    from ..readers import line_number
 
     line = line_number(source, record)
     if line > 0:

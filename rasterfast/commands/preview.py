@@ -136,8 +136,7 @@ def _variants(batch, recipe, aug, variants: int, labels):
 def _read(inputs, n: int):
     """Up to ``n`` drawings, an even share from each input, one batch per input."""
     from ..batch import StrokeBatch
-    from ..readers import _read_source, find_sources
-    from ..readers._meta import ReadContext
+    from ..readers import ReadContext, find_sources, read_source
 
     sources = find_sources(inputs)
     share = -(-n // len(sources))
@@ -145,7 +144,7 @@ def _read(inputs, n: int):
     out, total = [], 0
     for src in sources:
         parts, got = [], 0
-        reader = _read_source(src, ctx)
+        reader = read_source(src, ctx)
         try:
             for batch in reader:
                 if len(batch):

@@ -38,7 +38,7 @@ import threading
 
 import torch
 
-from ..gpu import _affine, _to_float_into
+from ..gpu import affine_for, to_float_into
 
 __all__ = ["DeviceRing", "backend_for"]
 
@@ -167,19 +167,19 @@ class DeviceRing:
         self.channels_last = channels_last
         self._slots = [_Slot(backend) for _ in range(slots)]
         self._mean, self._std = mean, std
-        self._affine: dict[int, tuple] = {}  # channels -> (scale, shift)
+        self._affine_cache: dict[int, tuple] = {}  # channels -> (scale, shift)
         if to_float and channels is not None:
             self._constants(channels)
 
     def _constants(self, channels: int) -> tuple:
         """``(scale, shift)`` of ``to_float`` for ``channels``, on the device, made once."""
-        got = self._affine.get(channels)
+        got = self._affine_cache.get(channels)
         if got is None:
-            scale, shift = _affine(channels, self._mean, self._std, self.dtype)
+            scale, shift = affine_for(channels, self._mean, self._std, self.dtype)
             if not isinstance(scale, float):  # per channel: (C, 1, 1) on the device
                 scale, shift = (torch.as_tensor(v, dtype=self.dtype, device=self.backend.device)
                                 .reshape(-1, 1, 1) for v in (scale, shift))
-            got = self._affine[channels] = (scale, shift)
+            got = self._affine_cache[channels] = (scale, shift)
         return got
 
     def __len__(self) -> int:
@@ -221,7 +221,7 @@ class DeviceRing:
             raw.copy_(images, non_blocking=True)
             if self.to_float:
                 conv = self._buffer(slot, "float", images, self.dtype, self.channels_last)
-                raw = _to_float_into(raw, conv, scale, shift)
+                raw = to_float_into(raw, conv, scale, shift)
             elif self.channels_last:
                 conv = self._buffer(slot, "channels_last", images, channels_last=True)
                 raw = conv.copy_(raw)

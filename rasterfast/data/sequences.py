@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..sequence import FORMATS, ON_LONG, _convert
+from ..sequence import FORMATS, ON_LONG, convert_batch
 
 __all__ = ["OUTPUTS", "check_output", "fit_max_len", "sequence_batch"]
 
@@ -81,7 +81,7 @@ def fit_max_len(strokes, kept, max_len, on_long: str, split: str) -> tuple[int, 
 
 def sequence_batch(drawings, output: str, max_len: int, on_long: str) -> dict:
     """``sequences`` (float32), ``lengths`` (int64) and, when truncating, ``truncated``."""
-    seq, lengths, cut = _convert(drawings, FORMATS[output], max_len, on_long, np.float32)
+    seq, lengths, cut = convert_batch(drawings, FORMATS[output], max_len, on_long, np.float32)
     out = {"sequences": torch.from_numpy(seq), "lengths": torch.from_numpy(lengths)}
     if on_long == "truncate":
         out["truncated"] = torch.from_numpy(cut.copy())

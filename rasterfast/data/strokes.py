@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from ..augment import as_augment
-from ..augment import augment as _augment
+from ..augment import augment as augment_batch
 from ..format import Reader
 from ..recipe import Recipe
 from ..render import render
@@ -223,7 +223,7 @@ return_key_ids, rank, world_size, order, window, block
         if self.augment is not None:
             # the points images would be drawn from; augmentation never adds points, so
             # max_len (measured on the stored drawings) still holds
-            drawings = _augment(drawings, self.augment, seed=self.seed, epoch=epoch,
+            drawings = augment_batch(drawings, self.augment, seed=self.seed, epoch=epoch,
                                 key_ids=self._aug_keys[rows])
         result = sequence_batch(drawings, self.output, self.max_len, self.on_long)
         result["labels"] = torch.from_numpy(self._labels[rows].astype(np.int64))
@@ -241,7 +241,7 @@ return_key_ids, rank, world_size, order, window, block
     def _render_rows(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
         batch = self.reader.strokes(self.split).gather(rows)
         if self.augment is not None:
-            batch = _augment(batch, self.augment, seed=self.seed, epoch=epoch,
+            batch = augment_batch(batch, self.augment, seed=self.seed, epoch=epoch,
                              key_ids=self._aug_keys[rows])
         render(batch, self.recipe, out=out)
 

@@ -22,8 +22,7 @@ import pyarrow.compute as pc
 
 from ..batch import StrokeBatch
 from ..errors import InputReadError
-from ..readers import Source, _read_source
-from ..readers._meta import ReadContext
+from ..readers import ReadContext, Source, read_source
 from .hashing import is_val, order_hash
 from .shuffle import batch_to_table, word_counts, write_groups_atomic
 
@@ -130,7 +129,7 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         flushes += 1
 
     stop = store / STOP_NAME
-    for batch in _read_source(src, ctx):
+    for batch in read_source(src, ctx):
         if stop.exists():
             raise IngestStopped(f"{src.name}: stopped, another input of the build failed")
         result.read += len(batch) + len(batch.rejects)

@@ -18,9 +18,10 @@ from ._binary import read_binary
 from ._csv import read_csv
 from ._meta import ReadContext
 from ._ndjson import read_ndjson
-from ._sources import Source, find_sources
+from ._sources import Source, find_sources, line_number
 
-__all__ = ["read_drawings", "find_sources", "Source"]
+__all__ = ["read_drawings", "read_source", "find_sources", "Source", "ReadContext",
+           "line_number"]
 
 _READERS = {"csv": read_csv, "ndjson": read_ndjson, "bin": read_binary}
 
@@ -89,14 +90,19 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
     ctx = ReadContext(on_error=on_error, words=words, kind=kind, block_size=block_size,
                       max_points=max_points, max_strokes=max_strokes)
     for src in find_sources(paths):
-        yield from _read_source(src, ctx)
+        yield from read_source(src, ctx)
     if on_error == "warn" and ctx.n_rejects:
         r = ctx.first_reject
         warnings.warn(f"skipped {ctx.n_rejects} bad drawings; first: {r.source}, record "
                       f"{r.record}: {r.reason} (see each batch's rejects)", stacklevel=2)
 
 
-def _read_source(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
+def read_source(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
+    """The batches of one input, read under ``ctx`` (error policy, words, block size).
+
+    An input that cannot be opened is an ``InputReadError``, or one reject in an empty
+    batch when the policy skips.
+    """
     try:
         try:
             yield from _READERS[src.format](src, ctx)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from .._ext import _records
-from ..batch import StrokeBatch, _ranges
+from ..batch import StrokeBatch, ranges
 from ..errors import InputReadError, Reject
 from ..parse import detect_kind
 from ._meta import ReadContext, assemble, text_metadata
@@ -49,7 +49,7 @@ def _span_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped
     lengths = np.where(present, ends - starts, 0)
     offsets = np.zeros(len(starts) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    chars = buf[_ranges(starts[present], lengths[present])]
+    chars = buf[ranges(starts[present], lengths[present])]
     mask = pa.array(~present)
     arr = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets),
                                            pa.py_buffer(chars.tobytes()))
