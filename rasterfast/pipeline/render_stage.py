@@ -113,28 +113,36 @@ def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
     geometry = chosen if bool(chosen.has_time) == keep_times else StrokeBatch.from_columns(
         chosen.kind, chosen.x, chosen.y, np.zeros(0, np.int32), chosen.stroke_offsets,
         chosen.drawing_offsets)
+    buf = _chunk_buffer(recipe, max(sizes)) if spec.images else None   # one for all shards
     for index, start, n in todo:
         batch = chosen.slice(start, start + n)
         with writer.shard(split, index, n, stream=True) as sh:
             sh.set_strokes(geometry.slice(start, start + n))
-            entropy = _render_into(sh, batch, recipe, spec.entropy) if spec.images else None
+            entropy = _render_into(sh, batch, recipe, spec.entropy, buf) if spec.images \
+                else None
             sh.set_meta(batch, entropy=entropy)
             sh.set_labels(batch.label)
         res.rendered += n
     return res
 
 
-def _render_into(sh, batch, recipe, with_entropy: bool) -> np.ndarray | None:
-    """Render ``batch`` into shard ``sh`` (stream mode); its entropies when asked."""
+def _chunk_buffer(recipe, most: int) -> np.ndarray:
+    """The buffer a task renders into, a chunk of at most ``most`` images (~16 MB)."""
+    image_bytes = len(recipe.channels) * recipe.size * recipe.size
+    chunk = max(1, min(most, _CHUNK_BYTES // image_bytes))
+    return np.empty((chunk, len(recipe.channels), recipe.size, recipe.size), np.uint8)
+
+
+def _render_into(sh, batch, recipe, with_entropy: bool, buf: np.ndarray) -> np.ndarray | None:
+    """Render ``batch`` into shard ``sh`` (stream mode) through ``buf``; its entropies when
+    asked."""
     from ..entropy import sketch_entropy
     from ..render import render
 
     # Render a chunk at a time into one reused buffer and append it to the shard file:
     # warm pages and plain writes cost less than filling a fresh memmap and msync-ing it.
     n = len(batch)
-    image_bytes = len(recipe.channels) * recipe.size * recipe.size
-    chunk = max(1, min(n, _CHUNK_BYTES // image_bytes))
-    buf = np.empty((chunk, len(recipe.channels), recipe.size, recipe.size), np.uint8)
+    chunk = len(buf)
     entropy = np.full(n, np.nan, np.float32)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
@@ -163,13 +171,14 @@ def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: li
     recipe = Recipe.from_config(recipe)
     root = Path(build_dir)
     done = 0
+    buf = _chunk_buffer(recipe, max((count for _, count, *_ in shards), default=1))
     for index, count, strokes, labels, meta in shards:
         if writer.done(split, index) is not None:
             continue
         batch = StrokeShard(root / strokes, (kind, count)).batch()
         table = pq.read_table(root / meta)
         with writer.shard(split, index, count, stream=True) as sh:
-            ent = _render_into(sh, batch, recipe, entropy)
+            ent = _render_into(sh, batch, recipe, entropy, buf)
             if ent is not None:
                 table = table.set_column(table.schema.get_field_index("entropy"), "entropy",
                                          pa.array(ent, pa.float32()))
