@@ -210,3 +210,19 @@ def test_verify_checks_the_stroke_store(builds, tmp_path):
     assert "version 9" in problems[f"train/{a.name}"]
     assert "altered" in problems[f"train/{b.name}"]
     assert "version 9" in dict(verify(path, checksums=False).problems)[f"train/{a.name}"]
+
+
+def test_map_budget_follows_the_dataset_into_workers(builds):
+    """The bound on mapped stroke files is the dataset's, in a pickled copy too (what a
+    DataLoader worker gets), and 'global' order has none."""
+    import pickle
+
+    path = builds["strokes-only"]
+    ds = StrokeDataset(path, "gray", size=32, window=1000, batch_size=10)
+    assert ds.reader.strokes("train").max_mapped_bytes == 256 << 20
+    copy = pickle.loads(pickle.dumps(ds))
+    next(iter(copy))
+    assert copy.reader.strokes("train").max_mapped_bytes == 256 << 20
+    g = StrokeDataset(path, "gray", size=32, order="global")
+    next(iter(pickle.loads(pickle.dumps(g))))
+    assert g.reader.strokes("train").max_mapped_bytes is None

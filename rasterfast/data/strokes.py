@@ -182,10 +182,11 @@ return_key_ids, rank, world_size, order, window, block
         per_drawing = sum(sh.strokes.size for sh in shards) / max(1, sum(sh.count
                                                                           for sh in shards))
         if self.order_name == "global":
-            store.max_mapped_bytes = None
+            self._map_budget = None
         else:
             span = 2 * (self.order_params.get("window", 0) + self.batch_size)
-            store.max_mapped_bytes = max(256 << 20, int(span * per_drawing))
+            self._map_budget = max(256 << 20, int(span * per_drawing))
+        store.max_mapped_bytes = self._map_budget
         if output != "image":
             self.max_len, self.on_long, self.num_truncated = fit_max_len(
                 reader.strokes(split), self._kept, max_len, on_long, split)
@@ -219,7 +220,7 @@ return_key_ids, rank, world_size, order, window, block
             return super().get_batch(batch, epoch, pin_memory=pin_memory)
         epoch = self.epoch if epoch is None else epoch
         rows = self.batch_rows(batch, epoch)
-        drawings = self.reader.strokes(self.split).gather(rows)
+        drawings = self._strokes().gather(rows)
         if self.augment is not None:
             # the points images would be drawn from; augmentation never adds points, so
             # max_len (measured on the stored drawings) still holds
@@ -233,13 +234,21 @@ return_key_ids, rank, world_size, order, window, block
             result = {k: v.pin_memory() for k, v in result.items()}
         return result
 
+    def _strokes(self):
+        """The split's stroke files, with this dataset's bound on mapped bytes (also in a
+        DataLoader worker, whose Reader was unpickled without its maps)."""
+        store = self.reader.strokes(self.split)
+        if store.max_mapped_bytes != self._map_budget:
+            store.max_mapped_bytes = self._map_budget
+        return store
+
     def _threads(self) -> int:
         if self.threads is not None:
             return self.threads
         return 1 if get_worker_info() is not None else _default_threads()
 
     def _render_rows(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
-        batch = self.reader.strokes(self.split).gather(rows)
+        batch = self._strokes().gather(rows)
         if self.augment is not None:
             batch = augment_batch(batch, self.augment, seed=self.seed, epoch=epoch,
                              key_ids=self._aug_keys[rows])
