@@ -19,6 +19,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._config import config_fields
 from ._ext import _augment as _kernel
 from .batch import COORD_DTYPES, StrokeBatch
 
@@ -229,28 +230,7 @@ U(-scale, scale)), got 2
         ValueError
             Another ``id``, a newer ``version``, an unknown key, or a bad value.
         """
-        if isinstance(config, (str, bytes)):
-            try:
-                config = json.loads(config)
-            except ValueError as err:
-                raise ValueError(f"augment config is not valid JSON: {err}") from err
-        if not isinstance(config, dict):
-            raise TypeError(f"augment config must be a dict, got {type(config).__name__}")
-        config = dict(config)
-        ident = config.pop("id", None)
-        if ident != AUGMENT_ID:
-            raise ValueError(f"augment config id must be {AUGMENT_ID!r}, got {ident!r}")
-        version = config.pop("version", None)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"augment config version must be a positive int, got {version!r}")
-        if version > AUGMENT_VERSION:
-            raise ValueError(f"augment config version {version} is newer than this rasterfast "
-                             f"reads ({AUGMENT_VERSION}); upgrade rasterfast")
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(config) - set(known))
-        if unknown:
-            raise ValueError(f"unknown augment config keys {unknown}; valid: {known}")
-        return cls(**config)
+        return cls(**config_fields(cls, config, AUGMENT_ID, AUGMENT_VERSION, "augment"))
 
     def __eq__(self, other):
         if not isinstance(other, Augment):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._config import config_fields
 from .batch import StrokeBatch
 from .encoders import CHANNELS, check_channels, encode
 from .render import COMPOSE, GEOMETRIES, METHODS
@@ -222,28 +223,7 @@ takes simplified ones without times; use geometry='scale' or 'simplify'
             Another ``id``, a ``version`` newer than this rasterfast reads, an
             unknown key, or an invalid value.
         """
-        if isinstance(config, (str, bytes)):
-            try:
-                config = json.loads(config)
-            except ValueError as err:
-                raise ValueError(f"recipe config is not valid JSON: {err}") from err
-        if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict, got {type(config).__name__}")
-        config = dict(config)
-        ident = config.pop("id", None)
-        if ident != RECIPE_ID:
-            raise ValueError(f"config id must be {RECIPE_ID!r}, got {ident!r}")
-        version = config.pop("version", None)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"config version must be a positive int, got {version!r}")
-        if version > RECIPE_VERSION:
-            raise ValueError(f"recipe config version {version} is newer than this rasterfast "
-                             f"reads ({RECIPE_VERSION}); upgrade rasterfast")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown recipe config keys {unknown}; valid: {sorted(known)}")
-        return cls(**config)
+        return cls(**config_fields(cls, config, RECIPE_ID, RECIPE_VERSION, "recipe"))
 
     def __eq__(self, other):
         if not isinstance(other, Recipe):
