@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from .batch import KINDS, StrokeBatch
-from .formatting import KaggleCsvWriter, NdjsonWriter, _FileWriter, write_kaggle_csv
+from .formatting import AtomicFileWriter, KaggleCsvWriter, NdjsonWriter, write_kaggle_csv
 from .synth_gen import generate, perturb
 from .synth_shapes import WORDS, compile_template
 
@@ -345,6 +345,6 @@ def _write_test(out: Path, batch: StrokeBatch, kind: str, gz: str) -> list[Path]
     w = csv.writer(text, lineterminator="\n")
     w.writerow(["key_id", "word"])
     w.writerows(zip(batch.key_id.tolist(), batch.word.tolist(), strict=True))
-    with _FileWriter(solution) as f:
+    with AtomicFileWriter(solution) as f:
         f.write_bytes(text.getvalue().encode())
     return [test_path, solution]
