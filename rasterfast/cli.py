@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
-    except (StrokeParseError, ValueError, OSError) as err:
+    except (StrokeParseError, ValueError, OSError, ModuleNotFoundError) as err:
         # OSError: a finished --out, a directory that cannot be written, a missing input;
         # their messages name the path and the reason, a traceback adds nothing for a user.
+        # ModuleNotFoundError: an optional dependency (OpenCV for preview) is not installed.
         print(f"rasterfast {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
