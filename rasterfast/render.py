@@ -303,7 +303,7 @@ SHAPE_CACHE_BYTES = 16 << 20
 
 
 def _shape_store(thickness):
-    """This thread's opencv256 segment-shape cache for ``thickness``.
+    """The opencv256 segment-shape cache of the calling thread for ``thickness``.
 
     Kept between calls, one thickness at a time, at most :data:`SHAPE_CACHE_BYTES`;
     per thread because the kernel uses it with the GIL released. It lives as long as the
