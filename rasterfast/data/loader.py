@@ -38,7 +38,8 @@ class ShardLoader:
     dataset : ShardDataset or StrokeDataset
     threads : int, optional
         Threads gathering batches ahead (0: gather on demand in the caller's thread).
-        ``numpy.take`` releases the GIL, so threads run the copies in parallel; and there
+        The gather kernels (images from the shard maps, drawings from the ``.strokes``
+        maps) and rendering release the GIL, so threads run in parallel; and there
         is no inter-process hop: from a page-cached mmap this is the fastest setup (see
         ``bench/bench_loader.py``). Default: 2 for host batches, 1 with ``device`` (see
         Notes for the measurements behind both).
