@@ -286,8 +286,8 @@ def synth(out, n: int, format: str = "kaggle-csv", raw: bool = False, like=None,
     from tqdm import tqdm  # imported when used: `import rasterfast` stays light
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = tqdm(total=n, desc="synth", unit=" drawings", unit_scale=True, file=sys.stderr,
-               disable=not show, mininterval=0.5)
+    bar = tqdm(total=n, desc="synth", unit=" drawings", file=sys.stderr, disable=not show,
+               mininterval=0.5)
     written: list[Path] = []
     tests: list[StrokeBatch] = []
     start = 0

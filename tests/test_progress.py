@@ -85,6 +85,6 @@ def test_synth_progress(tmp_path, capsys, show):
     synth(tmp_path, 300, seed=1, progress=show)
     err = capsys.readouterr().err
     if show:
-        assert re.search(r"synth: 100%.*300/300", err.split("\r")[-1]), err
+        assert re.search(r"synth: 100%.* 300/300 ", err.split("\r")[-1]), err
     else:
         assert err == ""
