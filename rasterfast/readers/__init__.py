@@ -18,10 +18,11 @@ from ._binary import read_binary
 from ._csv import read_csv
 from ._meta import ReadContext
 from ._ndjson import read_ndjson
+from ._remote import is_url
 from ._sources import Source, find_sources, line_number
 
 __all__ = ["read_drawings", "read_source", "find_sources", "Source", "ReadContext",
-           "line_number"]
+           "line_number", "is_url"]
 
 _READERS = {"csv": read_csv, "ndjson": read_ndjson, "bin": read_binary}
 
