@@ -67,8 +67,10 @@ def _filesystem(url: str):
 
         return url_to_fs(url)
     except ImportError as err:
-        # fsspec says which package a protocol needs ("Install s3fs to access S3")
-        raise ImportError(f"{url}: {err}") from err
+        # fsspec says which package a protocol needs ("Install s3fs to access S3"); a
+        # ValueError, as for an unknown protocol: the URL cannot be read on this machine
+        raise ValueError(f"{url}: this protocol needs a package that is not installed "
+                         f"({err})") from err
     except ValueError as err:
         raise ValueError(f"{url}: not a URL fsspec can open ({err})") from err
 
@@ -117,13 +119,15 @@ def _walk(fs, root: str, refuse):
     return out
 
 
-def list_url(url: str, refuse) -> tuple[list[tuple[str, int | None]], bool]:
+def list_url(url: str, refuse, is_input) -> tuple[list[tuple[str, int | None]], bool]:
     """The files a URL stands for, and whether it named one file explicitly.
 
     A file is itself; a directory is walked recursively as a local one is (see
     :func:`_walk`); anything else is a glob (``*``, ``?``, ``[``, ``**``), its
     matches sorted by decoded name. Sizes are those the listing gave (None when it
-    gave none, as HTTP directory pages do).
+    gave none, as HTTP directory pages do). ``is_input(path)`` says whether a path
+    has an input's name (``.csv``, ``.zip``, ...): such a URL is taken for a file
+    first, since an HTTP server answers for a directory page as for a file.
 
     Raises
     ------
@@ -131,16 +135,20 @@ def list_url(url: str, refuse) -> tuple[list[tuple[str, int | None]], bool]:
         A URL that names no file or directory and matches nothing.
     ValueError
         A chained URL (``::``) that is not one file: its matches could not be named.
+    OSError
+        The filesystem failed (network, permissions), with the URL.
     """
     fs, path = _filesystem(url)
     try:
-        if fs.isfile(path):
+        if is_input(url_path(url)) and fs.isfile(path):
             return [(url, None)], True
         if fs.isdir(path):
             if "::" in url:
                 raise ValueError(f"{url}: a chained URL (::) must name one file, not a "
                                  "directory")
             return _walk(fs, path, refuse), False
+        if fs.isfile(path):
+            return [(url, None)], True
         if not any(c in path for c in "*?["):
             raise FileNotFoundError(f"{url}: no such file, directory or glob match")
         if "::" in url:
@@ -150,11 +158,11 @@ def list_url(url: str, refuse) -> tuple[list[tuple[str, int | None]], bool]:
         raise
     except Exception as err:   # the protocol's own errors (aiohttp, botocore, ...)
         raise OSError(f"{url}: cannot list ({type(err).__name__}: {err})") from err
+    if not matches:
+        raise FileNotFoundError(f"{url}: no such file, directory or glob match")
     files = sorted(((p, info) for p, info in matches.items()
                     if info.get("type") != "directory" and not _hidden(fs, p)),
                    key=lambda pi: _name_key(fs, pi[0]))
-    if not matches:
-        raise FileNotFoundError(f"{url}: no such file, directory or glob match")
     return [(_entry_url(fs, p), info.get("size")) for p, info in files], False
 
 
@@ -185,7 +193,7 @@ def open_url(url: str, *, random_access: bool = False) -> RemoteFile:
     except FileNotFoundError:
         raise
     except Exception as err:
-        raise OSError(f"cannot open {url} ({type(err).__name__}: {err})") from err
+        raise OSError(f"{type(err).__name__}: {err}") from err   # the caller names the URL
 
 
 class RemoteFile:
@@ -206,7 +214,8 @@ class RemoteFile:
         except (OSError, EOFError):
             raise
         except Exception as err:
-            raise OSError(f"reading {self.url} failed ({type(err).__name__}: {err})") from err
+            # no URL here: the reader that called names the input (and the record)
+            raise OSError(f"{type(err).__name__}: {err}") from err
 
     @property
     def size(self) -> int | None:
@@ -214,7 +223,22 @@ class RemoteFile:
         return getattr(self._file, "size", None)
 
     def read(self, n: int = -1) -> bytes:
-        return self._call(self._file.read, n)
+        """Up to ``n`` bytes, fewer only at the end: as a local file gives them.
+
+        A streamed HTTP response gives what has arrived; the readers' blocks, and so
+        their batches, are then the same as for the local file.
+        """
+        data = self._call(self._file.read, n)
+        if n is None or n < 0 or len(data) >= n or not data:
+            return data
+        parts, size = [data], len(data)
+        while size < n:
+            more = self._call(self._file.read, n - size)
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts)
 
     def read1(self, n: int = -1) -> bytes:
         return self._call(getattr(self._file, "read1", self._file.read), n)

@@ -320,6 +320,10 @@ class _UrlZipFile(zipfile.ZipFile):
             self._owned.close()
 
 
+def _is_input_name(path: str) -> bool:
+    return path.lower().endswith(".zip") or _classify(path) is not None
+
+
 def _zip_sources(path: str) -> list[Source]:
     try:
         with _open_zip(path) as archive:
@@ -386,7 +390,7 @@ def _refuse_build_listing(root: str, names: list[str], parent: str | None) -> No
 
 
 def _url_sources(url: str) -> list[Source]:
-    files, explicit = list_url(url, _refuse_build_listing)
+    files, explicit = list_url(url, _refuse_build_listing, _is_input_name)
     found = [src for u, size in files for src in _file_sources(u, explicit, size)]
     if not found and not explicit:
         raise FileNotFoundError(f"{url}: holds no inputs (.csv, .ndjson, .bin, optionally "
@@ -409,10 +413,9 @@ def find_sources(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         A path that does not exist and matches nothing as a glob, or no input at all.
     ValueError
         A file named explicitly whose format rasterfast does not read; a shard
-        directory; a URL fsspec does not know.
-    ImportError
-        A URL whose protocol needs a package that is not installed (s3fs for
-        ``s3://``, gcsfs for ``gs://``, aiohttp for ``http(s)://``).
+        directory; a URL of a protocol fsspec does not know, or whose package is
+        not installed (s3fs for ``s3://``, gcsfs for ``gs://``, aiohttp for
+        ``http(s)://``).
     OSError
         A URL that cannot be listed (network, permissions), named in the message.
     """
