@@ -21,7 +21,7 @@ import zstandard
 from test_readers import write_bin
 
 from rasterfast import InputReadError, StrokeBatch, cli, read_drawings
-from rasterfast.pipeline import build
+from rasterfast.pipeline import build, rerender
 from rasterfast.readers import find_sources
 
 PER_DRAWING = ("key_id", "label", "word", "countrycode", "recognized", "timestamp", "record",
@@ -152,6 +152,9 @@ def test_memory_errors_name_the_url(inputs, memory):
         list(read_drawings("memory://bad/cut.csv.gz"))
     got = list(read_drawings("memory://bad/cut.csv.gz", on_error="skip"))
     assert got[-1].rejects[-1].source == "memory://bad/cut.csv.gz"
+    memory.pipe("/bad/empty.ndjson.gz", b"")
+    with pytest.raises(InputReadError, match="memory://bad/empty.ndjson.gz: empty file"):
+        list(read_drawings("memory://bad/empty.ndjson.gz"))
     # removed after listing: "cannot open", naming it
     memory.pipe("/bad/gone.csv", b"x")
     src = find_sources("memory://bad/gone.csv")
@@ -289,6 +292,17 @@ def test_http_errors_name_the_url(inputs, http_root):
     np.testing.assert_array_equal(StrokeBatch.concat(got).key_id, full.key_id[:kept])
 
 
+def test_http_empty_gzip_is_an_error(tmp_path, inputs, http_root):
+    """As for a local file: a 0-byte .gz is no gzip stream, even when the size is not in
+    the streamed response."""
+    (inputs.parent / "big" / "empty.csv.gz").write_bytes(b"")
+    try:
+        with pytest.raises(InputReadError, match="empty.csv.gz: empty file"):
+            list(read_drawings(http_root + "/big/empty.csv.gz"))
+    finally:
+        (inputs.parent / "big" / "empty.csv.gz").unlink()
+
+
 def shard_files(out):
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
@@ -341,6 +355,9 @@ def test_remote_scheduler_refuses_a_relative_out(tmp_path, monkeypatch, inputs, 
     assert not (tmp_path / "shards").exists()
     with pytest.raises(ValueError, match="not a URL"):
         build("memory://qd", "memory://out", scheduler="threads", progress=False)
+    with pytest.raises(ValueError, match="absolute path that every worker sees"):
+        rerender(tmp_path / "any", "again", "gray", scheduler="tcp://127.0.0.1:1")
+    assert not (tmp_path / "again").exists()
     assert cli.main(["build", "memory://qd", "--out", "shards", "--scheduler",
                      "tcp://127.0.0.1:1", "--quiet"]) == 2
     err = capsys.readouterr().err

@@ -135,7 +135,13 @@ class Source:
         if self.member is None:
             if self.is_url:
                 raw = open_url(self.path)
-                size = raw.size
+                size = raw.size     # None for a streamed HTTP response: ask when it matters
+                if size is None and self.compression is not None:
+                    try:
+                        size = self.stored_bytes()
+                    except BaseException:
+                        raw.close()
+                        raise
             else:
                 raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
                 size = os.fstat(raw.fileno()).st_size
