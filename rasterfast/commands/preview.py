@@ -12,7 +12,8 @@ Render the first drawings of the inputs with a recipe and write them as one PNG 
 each tile with its word underneath: a look at a recipe before a full build. Inputs are
 anything `rasterfast build` reads (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst,
 .zip; files, directories or globs, local or at fsspec URLs such as s3://, https://);
-drawings are taken evenly from the inputs, in file order. One-channel recipes show as gray, three-channel ones as RGB (channel 0 red).
+drawings are taken evenly from the inputs, in file order. One-channel recipes show as
+gray, three-channel ones as RGB (channel 0 red).
 
 Given a finished shard directory (one holding manifest.json) instead, it shows the stored
 images themselves, as training will see them: --split picks the split (default train),
