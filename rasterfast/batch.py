@@ -105,11 +105,14 @@ class StrokeBatch:
     # -- construction --------------------------------------------------------------
     @classmethod
     def from_columns(cls, kind, x, y, t, stroke_offsets, drawing_offsets, *, sources=("<input>",),
-                     rejects=None, **per_drawing) -> StrokeBatch:
+                     rejects=None, validate: bool = True, **per_drawing) -> StrokeBatch:
         """Build a batch from its stroke columns; per-drawing columns default to "unknown".
 
         ``per_drawing`` takes any of ``key_id, label, word, countrycode, recognized,
         timestamp, source_id, record``; ``record`` defaults to ``0..N-1``.
+        ``validate=False`` skips :meth:`validate`: only for columns a kernel has just
+        built and checked (the stroke store's gather), where the check would cost more
+        Python time per batch than the copy did.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -147,7 +150,8 @@ class StrokeBatch:
             rejects=list(rejects or ()),
             **cols,
         )
-        batch.validate()
+        if validate:
+            batch.validate()
         return batch
 
     @classmethod
