@@ -28,7 +28,7 @@ the exact fast path (mantissa <= 2**53, power of ten <= 1e22).
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t, uint8_t, uintptr_t
-from libc.stdlib cimport strtod, malloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from libc.math cimport fabs, nextafterf, isinf, HUGE_VALF
 
@@ -63,6 +63,38 @@ cdef enum:
     E_CAPACITY = 23            # internal: output buffer too small (a bug, not bad input)
 
 cdef int MAX_NUMBER_CHARS = 400
+
+cdef extern from *:
+    """
+    /* strtod in the "C" locale whatever LC_NUMERIC the process has set: JSON's
+       decimal point is always '.', and plain strtod stops at it under de_DE
+       (issue 16). One locale object, made when the module is imported. */
+    #include <locale.h>
+    #include <stdlib.h>
+    #if defined(_WIN32)
+    static _locale_t rf_c_numeric;
+    static int rf_c_numeric_init(void) {
+        rf_c_numeric = _create_locale(LC_NUMERIC, "C");
+        return rf_c_numeric != NULL;
+    }
+    static double rf_strtod_c(const char* s) { return _strtod_l(s, NULL, rf_c_numeric); }
+    #else
+    #if defined(__APPLE__)
+    #include <xlocale.h>
+    #endif
+    static locale_t rf_c_numeric;
+    static int rf_c_numeric_init(void) {
+        rf_c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        return rf_c_numeric != (locale_t)0;
+    }
+    static double rf_strtod_c(const char* s) { return strtod_l(s, NULL, rf_c_numeric); }
+    #endif
+    """
+    int rf_c_numeric_init() noexcept nogil
+    double rf_strtod_c(const char* s) noexcept nogil
+
+if not rf_c_numeric_init():
+    raise MemoryError("cannot create the C locale that numbers are read in")
 
 # Exact powers of ten representable as doubles (Clinger's fast path).
 cdef double[23] POW10
@@ -461,7 +493,7 @@ cdef int _to_float32(Cursor* c, const uint8_t* begin, uint64_t m, int64_t e, bin
             return E_BAD_NUMBER
         memcpy(buf, begin, n)
         buf[n] = 0
-        d = fabs(strtod(buf, NULL))
+        d = fabs(rf_strtod_c(buf))
     if negative:
         d = -d
     out[0] = <float>d
