@@ -19,7 +19,7 @@ exact decimal like ``float32(json.loads(text))``) and integer milliseconds that
 fit int32 for t, in three lists per stroke.
 
 Every write goes through a capacity check; every problem becomes a status code
-(see ``E_*`` below and ``rasterfast.parse._REASONS``), never a crash.
+(``E_*`` of ``_status.pxd``, ``rasterfast.errors.STATUS_ERRORS``), never a crash.
 
 References
 ----------
@@ -34,33 +34,13 @@ from libc.math cimport fabs, nextafterf, isinf, HUGE_VALF
 
 import numpy as np
 
-# Status codes. Keep in step with rasterfast/parse.py::_REASONS (the one place
-# where they become messages).
-cdef enum:
-    OK = 0
-    E_EXPECT_DRAWING = 1       # expected '[' opening the drawing
-    E_EXPECT_STROKE = 2        # expected '[' opening a stroke
-    E_EXPECT_LIST = 3          # expected '[' opening a coordinate list
-    E_EXPECT_NUMBER = 4
-    E_EXPECT_LIST_SEP = 5      # expected ',' or ']' inside a list
-    E_EXPECT_STROKE_SEP = 6    # expected ',' or ']' after a list
-    E_EXPECT_DRAWING_SEP = 7   # expected ',' or ']' after a stroke
-    E_TRAILING = 8
-    E_TRUNCATED = 9
-    E_EMPTY_STROKE = 10
-    E_LENGTH_MISMATCH = 11     # detail1 = list index (1: y, 2: t), detail2 = count, detail3 = x count
-    E_TOO_FEW_LISTS = 12       # detail1 = lists found
-    E_TOO_MANY_LISTS = 13
-    E_NOT_INTEGER = 14         # detail1 = list index
-    E_OUT_OF_RANGE = 15        # simplified coordinate outside 0-255
-    E_TOO_LARGE = 16           # detail1 = list index
-    E_NONFINITE = 17
-    E_EMPTY_DRAWING = 18
-    E_TOO_MANY_POINTS = 19     # detail1 = limit
-    E_TOO_MANY_STROKES = 20    # detail1 = limit
-    E_NULL = 21
-    E_BAD_NUMBER = 22
-    E_CAPACITY = 23            # internal: output buffer too small (a bug, not bad input)
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into messages).
+from _status cimport (
+    OK, E_EXPECT_DRAWING, E_EXPECT_STROKE, E_EXPECT_LIST, E_EXPECT_NUMBER, E_EXPECT_LIST_SEP,
+    E_EXPECT_STROKE_SEP, E_EXPECT_DRAWING_SEP, E_TRAILING, E_TRUNCATED, E_EMPTY_STROKE,
+    E_LENGTH_MISMATCH, E_TOO_FEW_LISTS, E_TOO_MANY_LISTS, E_NOT_INTEGER, E_OUT_OF_RANGE,
+    E_TOO_LARGE, E_NONFINITE, E_EMPTY_DRAWING, E_TOO_MANY_POINTS, E_TOO_MANY_STROKES, E_NULL,
+    E_BAD_NUMBER, E_CAPACITY)
 
 cdef int MAX_NUMBER_CHARS = 400
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import status_error
+
 
 __all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP", "ranges"]
 
@@ -277,8 +279,7 @@ class StrokeBatch:
         # followed an index per point, a random read each
         status, detail = _kernel._take(x, y, t, so, do, idx, out_x, out_y, out_t, new_so, new_do)
         if status:
-            raise ValueError(f"cannot take drawings: broken offsets at drawing {detail} "
-                             "(see StrokeBatch.validate())")
+            raise status_error(status, detail, caller=__name__)
         return StrokeBatch(
             kind=self.kind, x=out_x, y=out_y,
             t=out_t if timed else self.t.copy(),

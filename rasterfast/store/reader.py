@@ -17,12 +17,11 @@ import numpy as np
 
 from .._ext._strokes import _stroke_copy, _stroke_sizes
 from ..batch import StrokeBatch
-from ..errors import ShardFormatError
+from ..errors import ShardFormatError, Status, status_error
 from .codec import HEADER_BYTES, StrokeLayout, read_layout
 
 __all__ = ["StrokeShard", "StrokeSet", "read_header"]
 
-_E_INDEX, _E_OFFSETS = 1, 2
 
 
 def read_header(path) -> StrokeLayout:
@@ -291,8 +290,7 @@ class StrokeSet:
                                         y.astype(coords.newbyteorder("="), copy=False), t, so, do)
 
     def _fail(self, status, pos, shard, local, wanted=None):
-        if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
+        if status in (Status.E_STORE_ROW, Status.E_STORE_OFFSETS) and 0 <= pos < len(shard):
             path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
-            raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point outside "
-                                   "the file's strokes or points (file altered?)")
+            raise status_error(status, pos, path=path, row=int(local[pos]))
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
