@@ -97,3 +97,9 @@ def test_messages_users_see():
     assert str(err) == ("cat.bin, record 5: record has no strokes: corrupt data (record at "
                         "byte 120); the rest of the file cannot be read")
     assert "at drawing" not in status_reason(Status.E_DRAWING_OFFSETS, -1)
+
+
+def test_stub_lists_the_same_statuses():
+    stub = (EXT.parent / "rasterfast" / "_ext" / "_status.pyi").read_text()
+    listed = re.findall(r"^    ([A-Z][A-Z0-9_]*) = (\d+)$", stub, re.M)
+    assert [(name, int(v)) for name, v in listed] == [(s.name, int(s)) for s in Status]
