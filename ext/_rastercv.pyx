@@ -52,7 +52,8 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-from _rastercommon cimport (OK, E_SHAPE, COMPOSE_PAINT, _fill_bytes, _max_bytes, _same_values,
+from _status cimport OK, E_SHAPE
+from _rastercommon cimport (COMPOSE_PAINT, _fill_bytes, _max_bytes, _same_values,
                             _check_drawing)
 from _cvresize cimport RESIZE_AVG2X2, RESIZE_COPY, Resize, _resize, _resize_setup
 

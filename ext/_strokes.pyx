@@ -17,13 +17,12 @@ used, so a tampered file gives a status, never a read out of bounds.
 from libc.stdint cimport int64_t, uint64_t, uint8_t
 from libc.string cimport memcpy
 
-import numpy as np
+# Status codes: ext/_status.pxd (detail: position in rows). E_STORE_ROW: a shard or row
+# outside its bounds; E_STORE_OFFSETS: a shard's offsets out of range or decreasing;
+# E_SHAPE: outputs too small for the sizes (a caller bug).
+from _status cimport OK, E_STORE_ROW, E_STORE_OFFSETS, E_SHAPE
 
-cdef enum:
-    OK = 0
-    E_INDEX = 1          # a shard or row outside its bounds (detail: position in rows)
-    E_OFFSETS = 2        # a shard's offsets out of range or decreasing (detail: position)
-    E_OUTPUT = 3         # outputs too small for the sizes (a caller bug; detail: position)
+import numpy as np
 
 
 cdef inline int _span(const uint64_t *drawing_offsets, const uint64_t *stroke_offsets,
@@ -33,24 +32,24 @@ cdef inline int _span(const uint64_t *drawing_offsets, const uint64_t *stroke_of
     """The strokes ``[s0, s1)`` and points ``[p0, p1)`` of drawing ``r`` of shard ``m``.
 
     Every value is checked against the shard's counts before it is used as an index;
-    returns OK, E_INDEX (shard or row out of range, or an unmapped shard) or E_OFFSETS.
+    returns OK, E_STORE_ROW (shard or row out of range, or an unmapped shard) or E_STORE_OFFSETS.
     """
     cdef const int64_t *do
     cdef const int64_t *so
     if m < 0 or m >= k or drawing_offsets[m] == 0 or stroke_offsets[m] == 0:
-        return E_INDEX
+        return E_STORE_ROW
     if r < 0 or r >= n_drawings[m]:
-        return E_INDEX
+        return E_STORE_ROW
     do = <const int64_t *>drawing_offsets[m]
     so = <const int64_t *>stroke_offsets[m]
     s0[0] = do[r]
     s1[0] = do[r + 1]
     if s0[0] < 0 or s1[0] < s0[0] or s1[0] > n_strokes[m]:
-        return E_OFFSETS
+        return E_STORE_OFFSETS
     p0[0] = so[s0[0]]
     p1[0] = so[s1[0]]
     if p0[0] < 0 or p1[0] < p0[0] or p1[0] > n_points[m]:
-        return E_OFFSETS
+        return E_STORE_OFFSETS
     return OK
 
 
@@ -72,9 +71,9 @@ def _stroke_sizes(const uint64_t[::1] drawing_offsets, const uint64_t[::1] strok
     if shards.shape[0] != n or out_strokes.shape[0] != n or out_points.shape[0] != n or \
             stroke_offsets.shape[0] != k or n_drawings.shape[0] != k or \
             n_strokes.shape[0] != k or n_points.shape[0] != k:
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     if n and not k:
-        return E_INDEX, 0
+        return E_STORE_ROW, 0
     with nogil:
         for i in range(n):
             status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
@@ -117,14 +116,14 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             n_points.shape[0] != k or coord_bytes not in (2, 4) or \
             oy.shape[0] != ox.shape[0] or (times and ot.shape[0] != 4 * out_points) or \
             out_strokes < 0:
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     if n and not k:
-        return E_INDEX, 0
+        return E_STORE_ROW, 0
     with nogil:
         for i in range(n):
             m = shards[i]
             if m < 0 or m >= k or xs[m] == 0 or ys[m] == 0 or (times and ts[m] == 0):
-                status, pos = E_INDEX, i
+                status, pos = E_STORE_ROW, i
                 break
             status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
                            &n_strokes[0], &n_points[0], k, m, rows[i], &s0, &s1, &p0, &p1)
@@ -135,12 +134,12 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             base = out_drawing_offsets[i]
             if base < 0 or out_drawing_offsets[i + 1] - base != s1 - s0 or \
                     out_drawing_offsets[i + 1] > out_strokes or q + (p1 - p0) > out_points:
-                status, pos = E_OUTPUT, i
+                status, pos = E_SHAPE, i
                 break
             for j in range(s1 - s0):
                 # a stroke that starts outside its drawing's points is a tampered file
                 if so[s0 + j] < p0 or so[s0 + j] > p1:
-                    status, pos = E_OFFSETS, i
+                    status, pos = E_STORE_OFFSETS, i
                     break
                 out_stroke_offsets[base + j] = so[s0 + j] - p0 + q
             if status != OK:
@@ -155,7 +154,7 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             q += p1 - p0
         if status == OK:
             if q != out_points:
-                status, pos = E_OUTPUT, n
+                status, pos = E_SHAPE, n
             else:
                 out_stroke_offsets[out_strokes] = q
     return status, pos
@@ -169,14 +168,14 @@ def _locate(const int64_t[::1] offsets, const int64_t[::1] rows, int64_t[::1] fi
     from 0). For every ``i``: ``local[i]`` is row ``rows[i]``'s row in its file and
     ``index[i]`` the position of its file in ``files``, which receives the distinct
     files in order of first appearance. Returns ``(status, count)``: OK and the number
-    of distinct files, or E_INDEX and the position of a row outside ``[0, offsets[-1])``.
+    of distinct files, or E_STORE_ROW and the position of a row outside ``[0, offsets[-1])``.
     """
     cdef Py_ssize_t n = rows.shape[0], k = offsets.shape[0] - 1, i, j
     cdef Py_ssize_t lo, hi, mid, w = 0, last = -1
     cdef int64_t r, m
     cdef Py_ssize_t bad = -1
     if k < 0 or files.shape[0] < n or local.shape[0] != n or index.shape[0] != n:
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     with nogil:
         for i in range(n):
             r = rows[i]
@@ -207,7 +206,7 @@ def _locate(const int64_t[::1] offsets, const int64_t[::1] rows, int64_t[::1] fi
             index[i] = j
             last = j
     if bad >= 0:
-        return E_INDEX, bad
+        return E_STORE_ROW, bad
     return OK, w
 
 
@@ -231,7 +230,7 @@ def _stroke_gather(const uint64_t[:, ::1] addr, const int64_t[:, ::1] sizes,
     cdef int64_t total_strokes = 0, total_points = 0
     if addr.shape[0] != 5 or sizes.shape[0] != 3 or sizes.shape[1] != k or \
             shards.shape[0] != n or coord_bytes not in (2, 4):
-        return E_OUTPUT, -1, None, None, None, None, None
+        return E_SHAPE, -1, None, None, None, None, None
     strokes = np.empty(n, np.int64)
     points = np.empty(n, np.int64)
     status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shards, rows,

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .errors import status_error
+
 __all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP", "ARROW_TYPES", "ranges"]
 
 #: ``"simplified"``: integer coordinates 0-255 (Google's simplified data, Kaggle's
@@ -383,8 +385,7 @@ class StrokeBatch:
         # followed an index per point, a random read each
         status, detail = _kernel._take(x, y, t, so, do, idx, out_x, out_y, out_t, new_so, new_do)
         if status:
-            raise ValueError(f"cannot take drawings: broken offsets at drawing {detail} "
-                             "(see StrokeBatch.validate())")
+            raise status_error(status, detail, caller=__name__)
         return StrokeBatch(
             kind=self.kind, x=out_x, y=out_y,
             t=out_t if timed else self.t.copy(),

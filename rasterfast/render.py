@@ -33,6 +33,7 @@ import numpy as np
 from ._ext import _raster as _kernel
 from ._ext import _rastercv as _cvkernel
 from .batch import StrokeBatch
+from .errors import status_error
 
 __all__ = ["render", "rasterize", "METHODS", "COMPOSE", "GEOMETRIES", "SIZE_RANGE"]
 
@@ -53,15 +54,6 @@ _CANVAS = 256                # the opencv256 canvas
 _COEF = 2048                 # INTER_LINEAR's fixed-point weight scale (11 bits)
 _MAX_THICKNESS = 64          # the kernel's limit for opencv256 line widths
 
-# Kernel status codes (ext/_raster.pyx) -> exception; the one place they become messages.
-_STATUS = {
-    1: lambda d: ValueError(f"batch.drawing_offsets are inconsistent at drawing {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    2: lambda d: ValueError(f"batch.stroke_offsets are inconsistent at stroke {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    3: lambda d: RuntimeError("raster kernel called with inconsistent shapes (a bug in "
-                              "rasterfast.render)"),
-}
 _COMPOSE_CODE = {"paint": 0, "max": 1}
 _RESIZE_GENERIC, _RESIZE_AVG2X2, _RESIZE_COPY = 0, 1, 2
 
@@ -249,7 +241,7 @@ def rasterize(batch: StrokeBatch, intensity: np.ndarray, *, size: int, line_widt
             xs, ys, so, do, intensity, out, int(line_width), _COMPOSE_CODE[compose], mode,
             xtab, ytab, xinv, rowmask, canvas, _shape_store(int(line_width)))
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, caller=__name__)
     return out
 
 
@@ -324,7 +316,7 @@ def _bbox_fit(batch):
         np.ascontiguousarray(batch.stroke_offsets, np.int64),
         np.ascontiguousarray(batch.drawing_offsets, np.int64), fit)
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, caller=__name__)
     return fit
 
 

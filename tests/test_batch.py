@@ -70,7 +70,7 @@ def test_take_refuses_broken_offsets():
     b = StrokeBatch.from_lists(DRAWINGS, "simplified")
     b.stroke_offsets = b.stroke_offsets.copy()
     b.stroke_offsets[-1] = 99          # past the points: nothing may be read from there
-    with pytest.raises(ValueError, match="broken offsets at drawing 2"):
+    with pytest.raises(ValueError, match="drawing 2: broken stroke or drawing offsets"):
         b.take([2])
     b = StrokeBatch.from_lists(DRAWINGS, "simplified")
     b.drawing_offsets = b.drawing_offsets.copy()

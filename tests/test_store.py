@@ -8,6 +8,7 @@ import pytest
 
 from rasterfast import ShardFormatError, StrokeBatch, read_drawings
 from rasterfast._ext._strokes import _locate, _stroke_copy, _stroke_gather, _stroke_sizes
+from rasterfast.errors import Status
 from rasterfast.store import (
     HEADER_BYTES,
     MAGIC,
@@ -157,21 +158,21 @@ def test_kernel_checks_every_offset_it_reads():
     out_s, out_p = np.empty(1, np.int64), np.empty(1, np.int64)
     args = (addr(do), addr(so), n_d, n_s, n_p)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([0], np.int64), out_s,
-                         out_p) == (0, -1)
+                         out_p) == (Status.OK, -1)
     assert (out_s[0], out_p[0]) == (2, 6)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([1], np.int64), out_s,
-                         out_p) == (2, 0)
+                         out_p) == (Status.E_STORE_OFFSETS, 0)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([2], np.int64), out_s,
-                         out_p) == (1, 0)
+                         out_p) == (Status.E_STORE_ROW, 0)
     assert _stroke_sizes(*args, np.ones(1, np.int64), np.array([0], np.int64), out_s,
-                         out_p) == (1, 0)
+                         out_p) == (Status.E_STORE_ROW, 0)
     # copy: outputs smaller than the drawing are refused before any byte is written
     ox = np.zeros(2, np.int16)
     status, _ = _stroke_copy(addr(do), addr(so), addr(x), addr(x), np.zeros(1, np.uint64), n_d,
                              n_s, n_p, 2, np.zeros(1, np.int64), np.array([0], np.int64),
                              np.array([0, 2], np.int64), np.empty(3, np.int64),
                              ox.view(np.uint8), ox.view(np.uint8), np.zeros(0, np.uint8))
-    assert status == 3
+    assert status == Status.E_SHAPE
     # a stroke offset inside the drawing's range but past its end point
     so_bad = np.array([0, 7, 6, 9], np.int64)
     status, _ = _stroke_copy(addr(do), addr(so_bad), addr(x), addr(x), np.zeros(1, np.uint64),
@@ -179,7 +180,7 @@ def test_kernel_checks_every_offset_it_reads():
                              np.array([0, 2], np.int64), np.empty(3, np.int64),
                              np.zeros(12, np.uint8), np.zeros(12, np.uint8),
                              np.zeros(0, np.uint8))
-    assert status == 2
+    assert status == Status.E_STORE_OFFSETS
 
 
 def test_locate_and_gather_kernels_match_numpy_and_check_bounds():
@@ -197,8 +198,10 @@ def test_locate_and_gather_kernels_match_numpy_and_check_bounds():
         assert (files[:w][index] == ref).all() and (local == rows - offsets[ref]).all()
         assert len(set(files[:w].tolist())) == w == len(set(ref.tolist()))
     one = np.empty(1, np.int64)
-    assert _locate(offsets, np.array([offsets[-1]]), one, one.copy(), one.copy()) == (1, 0)
-    assert _locate(offsets, np.array([-1]), one, one.copy(), one.copy()) == (1, 0)
+    assert _locate(offsets, np.array([offsets[-1]]), one, one.copy(),
+                   one.copy()) == (Status.E_STORE_ROW, 0)
+    assert _locate(offsets, np.array([-1]), one, one.copy(), one.copy()) == \
+        (Status.E_STORE_ROW, 0)
     # gather: one shard of two drawings; drawing 1's strokes run past the shard's
     do = np.array([0, 2, 5], np.int64)
     so = np.array([0, 3, 6, 9], np.int64)
@@ -213,11 +216,11 @@ def test_locate_and_gather_kernels_match_numpy_and_check_bounds():
     assert gx.view(np.int16).tolist() == list(range(6)) and gso.tolist() == [0, 3, 6]
     assert gdo.tolist() == [0, 2] and len(gt) == 0
     assert _stroke_gather(addr, sizes, 2, False, np.zeros(1, np.int64),
-                          np.ones(1, np.int64))[:2] == (2, 0)
+                          np.ones(1, np.int64))[:2] == (Status.E_STORE_OFFSETS, 0)
     assert _stroke_gather(addr, sizes, 2, False, np.ones(1, np.int64),
-                          np.zeros(1, np.int64))[:2] == (1, 0)
+                          np.zeros(1, np.int64))[:2] == (Status.E_STORE_ROW, 0)
     assert _stroke_gather(addr, sizes, 3, False, np.zeros(1, np.int64),
-                          np.zeros(1, np.int64))[:2] == (3, -1)
+                          np.zeros(1, np.int64))[:2] == (Status.E_SHAPE, -1)
 
 
 def test_header_size_constant():

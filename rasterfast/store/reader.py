@@ -17,12 +17,11 @@ import numpy as np
 
 from .._ext._strokes import _locate, _stroke_gather
 from ..batch import StrokeBatch
-from ..errors import ShardFormatError
+from ..errors import ShardFormatError, Status, status_error
 from .codec import HEADER_BYTES, StrokeLayout, read_layout
 
 __all__ = ["StrokeShard", "StrokeSet", "read_header"]
 
-_E_INDEX, _E_OFFSETS = 1, 2
 
 
 def read_header(path) -> StrokeLayout:
@@ -272,9 +271,10 @@ class StrokeSet:
         local = np.empty(n, np.int64)
         index = np.empty(n, np.int64)
         status, w = _locate(self.offsets, rows, files, local, index)
+        if status == Status.E_STORE_ROW:
+            raise IndexError(f"rows must be in [0, {len(self)}), got {int(rows[w])}")
         if status:
-            bad = int(rows[w]) if 0 <= w < n else None
-            raise IndexError(f"rows must be in [0, {len(self)}), got {bad}")
+            raise RuntimeError(f"row locate kernel status {status} (a rasterfast bug)")
         if not n:   # no rows: still learn the types from the first file
             files[0], w = 0, min(1, len(self.paths))
         held, addr, sizes = self._hold(files[:w])
@@ -290,8 +290,7 @@ class StrokeSet:
                                         validate=False)
 
     def _fail(self, status, pos, shard, local, wanted=None):
-        if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
+        if status in (Status.E_STORE_ROW, Status.E_STORE_OFFSETS) and 0 <= pos < len(shard):
             path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
-            raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point outside "
-                                   "the file's strokes or points (file altered?)")
+            raise status_error(status, pos, path=path, row=int(local[pos]))
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
