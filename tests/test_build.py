@@ -474,16 +474,19 @@ def test_shuffle_area_files_grow_with_inputs_not_buckets(tmp_path, data_dir):
         rows for r in results for _, gs in r.pieces for _, _, rows in gs)
 
 
-def test_many_small_buckets_build(tmp_path, data_dir, simplified_build):
-    """Many buckets: every drawing once, shards within buckets, the same drawings per split."""
-    _, ref = simplified_build
+def test_shards_independent_of_buckets_and_task_size(tmp_path, data_dir, simplified_build):
+    """Issue 12: shards are ranges of each split's hash order, so many small buckets (that
+    shards straddle) and render tasks of one shard each give the same files, byte for byte
+    (the manifest's sha256 of every file), as the default buckets and tasks."""
+    out_ref, ref = simplified_build
     m = build(kaggle_simplified(data_dir), tmp_path / "o", "gray", size=SIZE, shard_size=1000,
-              val_fraction=0.1, progress=False, bucket_size=200)
-    assert len(m.shards("train")) >= 16
+              val_fraction=0.1, progress=False, bucket_size=200, task_size=1)
+    tasks = m.extra["timing"]["tasks"]
+    assert tasks["plan"] >= 16                          # one plan task per bucket
+    assert tasks["render"] == sum(len(m.shards(s)) for s in m.splits)
+    assert ref.extra["timing"]["tasks"]["plan"] < tasks["plan"]
     for split in ("train", "val", "test"):
-        assert m.count(split) == ref.count(split)
-        a = set(Reader(tmp_path / "o").meta(split).column("key_id").to_pylist())
-        assert a == set(Reader(simplified_build[0]).meta(split).column("key_id").to_pylist())
+        assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
     assert not (tmp_path / "o" / "_shuffle").exists()
 
 
