@@ -366,12 +366,22 @@ def test_local_cluster_identical(tmp_path, data_dir, simplified_build):
 
 
 def _children(pid):
+    """The processes under ``pid``, but multiprocessing's resource tracker: one per
+    interpreter, started on first use, ending with it (no worker of a build)."""
     import psutil
 
     try:
-        return psutil.Process(pid).children(recursive=True)
+        kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    out = []
+    for p in kids:
+        try:
+            if not any("resource_tracker" in part for part in p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
 
 
 def test_local_cluster_scheduler_identical_and_closed(tmp_path, data_dir, simplified_build):

@@ -63,9 +63,12 @@ _COMPRESSION_RATIO = {None: 1.0, "gzip": 3.5, "zstd": 4.0}
 _TASK_BYTES = 32 << 20
 #: Buckets hold a quarter of a task's drawings at most (a render task reads, beyond its
 #: own drawings, the parts of the two buckets at its ends that are not its: ~1.25x its
-#: drawings read), and a build has 64 of them at least, where that leaves >= 1024 a bucket.
+#: drawings read), and a build has 16 of them at least, where that leaves >= 1024 a
+#: bucket. Not more: a bucket is a row group of every input's flushes, and a plan task
+#: reads one from every input file (64 buckets of 40 small inputs made the plan a quarter
+#: of a 60k build's CPU).
 _BUCKETS_PER_TASK = 4
-_MIN_BUCKETS = 64
+_MIN_BUCKETS = 16
 _MIN_BUCKET_ROWS = 1024
 #: The most buckets (2**12): each is a plan task, and a row group in every ingest flush.
 _MAX_BUCKET_BITS = 12
@@ -80,7 +83,7 @@ def default_task_size(kind: str) -> int:
 def default_bucket_size(kind: str, n_est: int = 0) -> int:
     """Drawings per bucket by default for ``kind`` input and about ``n_est`` drawings (see
     ``build(bucket_size=...)``): at most a quarter of :func:`default_task_size` (16k
-    simplified, 2k raw), fewer for small builds, so that they have 64 buckets (never
+    simplified, 2k raw), fewer for small builds, so that they have 16 buckets (never
     under 1024 drawings a bucket)."""
     most = default_task_size(kind) // _BUCKETS_PER_TASK
     return max(1, min(most, max(_MIN_BUCKET_ROWS, n_est // _MIN_BUCKETS)))
@@ -192,6 +195,15 @@ class _Clock:
         self.task_cpu: dict = {}
         self.tasks: dict = {}
         self.peak_rss: dict = {}
+        self.startup = 0.0
+
+    def started(self, counted: bool) -> None:
+        """The workers are ready (a cluster started): stages are timed from now on, and
+        the tasks' CPU counts in ``cpu_s`` unless they run in this process (``counted``)."""
+        self.counted = counted
+        now = time.perf_counter()
+        self.startup = round(now - self.start, 3)
+        self.mark = now
 
     def measured(self, stage: str, done: list) -> list:
         """Record the measured tasks ``done`` of ``stage``; their results."""
@@ -220,7 +232,8 @@ class _Clock:
         cpu = self._cpu() - self.cpu0
         if not self.counted:
             cpu += sum(self.task_cpu.values())
-        return {"wall_s": round(wall, 3), "stages_s": self.stages, "drawings": drawings,
+        return {"wall_s": round(wall, 3), "startup_s": self.startup, "stages_s": self.stages,
+                "drawings": drawings,
                 "bytes_written": written, "cpu_s": round(cpu, 3),
                 "tasks": self.tasks,
                 "tasks_cpu_s": {k: round(v, 3) for k, v in self.task_cpu.items()},
@@ -396,7 +409,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         flush) and of the plan tasks. The number of buckets is the power of two that
         brings the estimated drawings (from the input sizes) to at most this per
         bucket, at most 4096. Default: :func:`default_bucket_size` (a quarter of the
-        default task size at most: 16k simplified, 2k raw; 64 buckets for smaller
+        default task size at most: 16k simplified, 2k raw; 16 buckets for smaller
         builds). The shards do not depend on it: it only trades the shuffle's row
         groups against what a render task reads beyond its own drawings.
     task_size : int, optional
@@ -467,7 +480,7 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
     _claim_store(store, spec, [s.name for s in sources])
     clock = _Clock()
     client, cluster = _client(scheduler, workers, n_est, stream, announce=progress)
-    clock.counted = client is None
+    clock.started(client is None)
     if scheduler in ("auto", "local"):
         scheduler = "threads"               # what runs the tasks when there is no client
     run = functools.partial(_run_stage, clock, scheduler=scheduler, workers=workers,
@@ -542,7 +555,7 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
     clock = _Clock()
     client, cluster = _client(scheduler, workers, sum(old.count(s) for s in old.splits),
                               stream, announce=progress)
-    clock.counted = client is None
+    clock.started(client is None)
     try:
         _run_stage(clock, "render", rerender_shards, tasks, lambda n: n,
                    scheduler="threads" if scheduler in ("auto", "local") else scheduler,
