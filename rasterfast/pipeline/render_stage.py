@@ -1,10 +1,10 @@
 """Render: one Dask task per run of consecutive shards of a split (a
 :class:`~rasterfast.pipeline.plan.RenderUnit`), from the shuffle area to finished shards.
 
-The task reads the buckets its shards' ranks overlap, one at a time, applies the plan
-to each (first occurrence of each key_id, the ``--per-word`` cut), orders its drawings
-by order hash (the test split keeps its input order), keeps the rows of its shards,
-gives labels from the word list, and writes each planned shard through
+The task reads the buckets its shards' ranks overlap, applies the plan to them (first
+occurrence of each key_id, the ``--per-word`` cut), orders their drawings by order hash
+(the test split keeps its input order), keeps the rows of its shards, gives labels from
+the word list, and writes each planned shard through
 :class:`rasterfast.format.Writer`: its drawings as a
 ``.strokes`` file (the stroke store), and unless the build has no images, the
 images rendered a chunk at a time into one reused buffer and appended to its
@@ -79,29 +79,26 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> np.ndarray:
 
 def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarray]:
     """The drawings of ``unit``'s shards, in order, and their input indices, from its
-    buckets (``groups``: each bucket's shuffle-area row groups). One bucket is held at a
-    time, besides what is kept of the ones before."""
-    lo, hi = unit.skip, unit.skip + unit.count
-    parts, inputs, start = [], [], 0            # start: rank of the bucket's first kept drawing
-    for (bucket, expected), bucket_groups in zip(unit.buckets, groups, strict=True):
-        table = read_groups(bucket_groups)
-        idx = _select(table, spec, unit.split) if table is not None else np.zeros(0, np.int64)
-        if len(idx) != expected:
-            raise RuntimeError(f"{unit.split} bucket {bucket}: the plan expects {expected} "
-                               f"drawings, the shuffle area gives {len(idx)} (was it changed "
-                               "during the build?)")
-        mine = idx[max(0, lo - start):max(0, hi - start)]
-        if len(mine):
-            # one conversion and one vectorised gather per bucket: pyarrow's take on
-            # nested lists cost more than rendering
-            parts.append(table_to_batch(table).take(mine))
-            inputs.append(table.column("input").to_numpy()[mine])
-        start += expected
-        del table
-    if not parts:
-        raise RuntimeError(f"the shuffle area has no drawings for {unit.split} shard "
-                           f"{unit.first_index}")
-    return (StrokeBatch.concat(parts) if len(parts) > 1 else parts[0]), np.concatenate(inputs)
+    buckets (``groups``: each bucket's shuffle-area row groups).
+
+    The buckets' row groups are read file by file, each file's in one call (a read per
+    bucket and file cost more than the drawings with many small inputs), and ordered by
+    hash together: buckets are ranges of the hash, so that is each bucket in hash order,
+    one after the other (the test split, one bucket, keeps its input order).
+    """
+    flat = sorted({(path, g) for bucket_groups in groups for path, g in bucket_groups},
+                  key=lambda pg: (Path(pg[0]).name, pg[1]))   # input, flush, row group
+    table = read_groups(flat)
+    expected = sum(n for _, n in unit.buckets)
+    idx = _select(table, spec, unit.split) if table is not None else np.zeros(0, np.int64)
+    if len(idx) != expected:
+        raise RuntimeError(f"{unit.split} buckets {[b for b, _ in unit.buckets]}: the plan "
+                           f"expects {expected} drawings, the shuffle area gives {len(idx)} "
+                           "(was it changed during the build?)")
+    mine = idx[unit.skip:unit.skip + unit.count]
+    # one conversion and one vectorised gather: pyarrow's take on nested lists cost more
+    # than rendering
+    return table_to_batch(table).take(mine), table.column("input").to_numpy()[mine]
 
 
 def render_unit(spec: RenderSpec, unit, groups: list) -> RenderResult:

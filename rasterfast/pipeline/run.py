@@ -417,9 +417,10 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         shards (one at least, so a task may hold one shard of more). Default: the
         drawings spread over four tasks per worker, rounded down to whole shards, at
         most :func:`default_task_size` (~67k simplified, ~8k raw). A render task holds
-        in memory its drawings, one bucket's (the shuffle-area table and its drawings),
-        and a 16 MB image buffer: about 30 MB plus 16 MB at the simplified defaults
-        (~25 MB + 10 MB + 16 MB measured per task at 64 px), the same order for raw.
+        in memory the shuffle-area table of the buckets it overlaps (its drawings and at
+        most two buckets more), its drawings as a StrokeBatch, and a 16 MB image buffer:
+        ~60 MB at the simplified defaults (67k drawings of ~380 bytes as a batch with
+        their metadata, about as much as a table, 16 MB), the same order for raw.
         The shards do not depend on it nor on the workers.
     images : bool
         Render and store the images. False: only the stroke store (every shard's
