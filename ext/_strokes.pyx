@@ -17,6 +17,8 @@ used, so a tampered file gives a status, never a read out of bounds.
 from libc.stdint cimport int64_t, uint64_t, uint8_t
 from libc.string cimport memcpy
 
+import numpy as np
+
 cdef enum:
     OK = 0
     E_INDEX = 1          # a shard or row outside its bounds (detail: position in rows)
@@ -157,3 +159,99 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             else:
                 out_stroke_offsets[out_strokes] = q
     return status, pos
+
+
+def _locate(const int64_t[::1] offsets, const int64_t[::1] rows, int64_t[::1] files,
+            int64_t[::1] local, int64_t[::1] index):
+    """Where each of ``rows`` lies: its file, its row in that file, and the files read.
+
+    File ``m`` holds rows ``[offsets[m], offsets[m + 1])`` (``offsets`` non-decreasing,
+    from 0). For every ``i``: ``local[i]`` is row ``rows[i]``'s row in its file and
+    ``index[i]`` the position of its file in ``files``, which receives the distinct
+    files in order of first appearance. Returns ``(status, count)``: OK and the number
+    of distinct files, or E_INDEX and the position of a row outside ``[0, offsets[-1])``.
+    """
+    cdef Py_ssize_t n = rows.shape[0], k = offsets.shape[0] - 1, i, j
+    cdef Py_ssize_t lo, hi, mid, w = 0, last = -1
+    cdef int64_t r, m
+    cdef Py_ssize_t bad = -1
+    if k < 0 or files.shape[0] < n or local.shape[0] != n or index.shape[0] != n:
+        return E_OUTPUT, -1
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            if k == 0 or r < 0 or r >= offsets[k]:
+                bad = i
+                break
+            # the last file m with offsets[m] <= r (empty files are skipped by side=right)
+            lo, hi = 0, k
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offsets[mid] <= r:
+                    lo = mid
+                else:
+                    hi = mid
+            m = lo
+            local[i] = r - offsets[m]
+            # a batch reads few files, mostly in runs: the previous one, then a scan
+            if last >= 0 and files[last] == m:
+                index[i] = last
+                continue
+            for j in range(w):
+                if files[j] == m:
+                    break
+            else:
+                j = w
+                files[w] = m
+                w += 1
+            index[i] = j
+            last = j
+    if bad >= 0:
+        return E_INDEX, bad
+    return OK, w
+
+
+def _stroke_gather(const uint64_t[:, ::1] addr, const int64_t[:, ::1] sizes,
+                   Py_ssize_t coord_bytes, bint times, const int64_t[::1] shards,
+                   const int64_t[::1] rows):
+    """Gather drawing ``rows[i]`` of shard ``shards[i]`` as drawing ``i``: both passes.
+
+    ``addr`` is ``[5, k]``: per shard the addresses of its drawing offsets, stroke
+    offsets, x, y and t (0 for t when the shard keeps no times); ``sizes`` is
+    ``[3, k]``: its drawings, strokes and points. Sizes the batch
+    (:func:`_stroke_sizes`), allocates it, and copies (:func:`_stroke_copy`), the two
+    passes without the GIL. Returns ``(status, position, x, y, t, stroke_offsets,
+    drawing_offsets)``: ``x``, ``y`` as raw bytes (``coord_bytes`` a point; the caller
+    views them in the coordinate type), ``t`` int32 (empty without ``times``); the
+    arrays are None on a bad status.
+    """
+    cdef Py_ssize_t n = rows.shape[0], k = addr.shape[1], i
+    cdef int status
+    cdef Py_ssize_t pos
+    cdef int64_t total_strokes = 0, total_points = 0
+    if addr.shape[0] != 5 or sizes.shape[0] != 3 or sizes.shape[1] != k or \
+            shards.shape[0] != n or coord_bytes not in (2, 4):
+        return E_OUTPUT, -1, None, None, None, None, None
+    strokes = np.empty(n, np.int64)
+    points = np.empty(n, np.int64)
+    status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shards, rows,
+                                strokes, points)
+    if status != OK:
+        return status, pos, None, None, None, None, None
+    cdef int64_t[::1] s_view = strokes, p_view = points
+    do = np.empty(n + 1, np.int64)
+    cdef int64_t[::1] do_view = do
+    do_view[0] = 0
+    for i in range(n):
+        total_strokes += s_view[i]
+        total_points += p_view[i]
+        do_view[i + 1] = total_strokes
+    x = np.empty(total_points * coord_bytes, np.uint8)
+    y = np.empty(total_points * coord_bytes, np.uint8)
+    t = np.empty(total_points * 4 if times else 0, np.uint8)
+    so = np.empty(total_strokes + 1, np.int64)
+    status, pos = _stroke_copy(addr[0], addr[1], addr[2], addr[3], addr[4], sizes[0], sizes[1],
+                               sizes[2], coord_bytes, shards, rows, do, so, x, y, t)
+    if status != OK:
+        return status, pos, None, None, None, None, None
+    return OK, -1, x, y, t.view(np.int32), so, do

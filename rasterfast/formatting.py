@@ -42,8 +42,8 @@ import pyarrow.compute as pc
 from ._ext import _format as _kernel
 from .batch import StrokeBatch
 
-__all__ = ["format_drawings", "write_kaggle_csv", "write_ndjson", "KaggleCsvWriter",
-           "NdjsonWriter", "STYLES"]
+__all__ = ["format_drawings", "write_kaggle_csv", "write_ndjson", "AtomicFileWriter",
+           "KaggleCsvWriter", "NdjsonWriter", "STYLES"]
 
 #: ``"kaggle"``: ``", "`` between items, as in the Kaggle CSVs; ``"ndjson"``:
 #: ``","``, as in Google's ndjson files.
@@ -330,7 +330,7 @@ def _ndjson_affixes(batch: StrokeBatch):
 
 
 # -- writers ----------------------------------------------------------------------------
-class _FileWriter:
+class AtomicFileWriter:
     """A file written under a temporary name and renamed on a clean close.
 
     ``.gz`` paths are gzip-compressed with a fixed header (mtime 0, no name),
@@ -390,7 +390,7 @@ class _FileWriter:
             self.abort()
 
 
-class KaggleCsvWriter(_FileWriter):
+class KaggleCsvWriter(AtomicFileWriter):
     """A Kaggle-layout CSV written batch by batch (see :func:`write_kaggle_csv`)."""
 
     def __init__(self, path, test: bool = False, compresslevel: int = 6):
@@ -409,7 +409,7 @@ class KaggleCsvWriter(_FileWriter):
         self.rows += len(batch)
 
 
-class NdjsonWriter(_FileWriter):
+class NdjsonWriter(AtomicFileWriter):
     """A Google-layout ndjson file written batch by batch (see :func:`write_ndjson`)."""
 
     def __init__(self, path, compresslevel: int = 6):

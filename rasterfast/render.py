@@ -17,7 +17,9 @@ Two methods:
     What the Kaggle "Beluga" baseline computes, pixel for pixel:
     ``cv2.line(img, p, q, value, thickness=line_width)`` per segment on a 256x256
     canvas (``LINE_8``, later segments over earlier ones), then
-    ``cv2.resize(img, (S, S))`` (``INTER_LINEAR``). OpenCV is not needed.
+    ``cv2.resize(img, (S, S))`` (``INTER_LINEAR``). OpenCV is not needed. Each thread
+    keeps the shapes of the segments it has drawn for the next batches, in at most
+    :data:`SHAPE_CACHE_BYTES` (16 MiB) for as long as the thread lives.
 """
 
 from __future__ import annotations
@@ -293,15 +295,23 @@ def _check_out(out, shape):
 
 
 _LOCAL = threading.local()
+#: The most memory the opencv256 segment-shape cache of one thread holds (bytes): the
+#: shapes kept between calls, so that later batches reuse those of earlier ones. Past it,
+#: new shapes are drawn without the cache (the same pixels, slower). The 6,880 drawings of
+#: the Kaggle sample keep 8.2 MiB of shapes at line width 6; it was up to ~65 MiB a thread.
+SHAPE_CACHE_BYTES = 16 << 20
 
 
 def _shape_store(thickness):
-    """This thread's opencv256 segment-shape cache for ``thickness`` (kept between calls,
-    so later batches reuse the shapes of earlier ones; one thickness at a time, at most
-    about 65 MiB; per thread because the kernel uses it with the GIL released)."""
+    """The opencv256 segment-shape cache of the calling thread for ``thickness``.
+
+    Kept between calls, one thickness at a time, at most :data:`SHAPE_CACHE_BYTES`;
+    per thread because the kernel uses it with the GIL released. It lives as long as the
+    thread (a threading.local).
+    """
     store = getattr(_LOCAL, "shapes", None)
     if store is None or store.thickness != thickness:
-        store = _LOCAL.shapes = _cvkernel._ShapeStore(thickness)
+        store = _LOCAL.shapes = _cvkernel._ShapeStore(thickness, SHAPE_CACHE_BYTES)
     return store
 
 

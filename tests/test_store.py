@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rasterfast import ShardFormatError, StrokeBatch, read_drawings
-from rasterfast._ext._strokes import _stroke_copy, _stroke_sizes
+from rasterfast._ext._strokes import _locate, _stroke_copy, _stroke_gather, _stroke_sizes
 from rasterfast.store import (
     HEADER_BYTES,
     MAGIC,
@@ -180,6 +180,44 @@ def test_kernel_checks_every_offset_it_reads():
                              np.zeros(12, np.uint8), np.zeros(12, np.uint8),
                              np.zeros(0, np.uint8))
     assert status == 2
+
+
+def test_locate_and_gather_kernels_match_numpy_and_check_bounds():
+    """_locate is searchsorted + unique (first-appearance order); _stroke_gather both passes,
+    refusing a bad row or tampered offsets with a status instead of reading out of bounds."""
+    rng = np.random.default_rng(5)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(0, 4, 30))]).astype(np.int64)
+    for _ in range(50):
+        rows = rng.integers(0, offsets[-1], rng.integers(0, 40))
+        files, local, index = (np.empty(max(len(rows), 1), np.int64), np.empty(len(rows), np.int64),
+                               np.empty(len(rows), np.int64))
+        status, w = _locate(offsets, rows, files, local, index)
+        ref = np.searchsorted(offsets, rows, side="right") - 1
+        assert status == 0
+        assert (files[:w][index] == ref).all() and (local == rows - offsets[ref]).all()
+        assert len(set(files[:w].tolist())) == w == len(set(ref.tolist()))
+    one = np.empty(1, np.int64)
+    assert _locate(offsets, np.array([offsets[-1]]), one, one.copy(), one.copy()) == (1, 0)
+    assert _locate(offsets, np.array([-1]), one, one.copy(), one.copy()) == (1, 0)
+    # gather: one shard of two drawings; drawing 1's strokes run past the shard's
+    do = np.array([0, 2, 5], np.int64)
+    so = np.array([0, 3, 6, 9], np.int64)
+    x = np.arange(9, dtype=np.int16)
+    zero = 0
+    addr = np.array([[do.ctypes.data], [so.ctypes.data], [x.ctypes.data], [x.ctypes.data],
+                     [zero]], np.uint64)
+    sizes = np.array([[2], [3], [9]], np.int64)
+    status, pos, gx, gy, gt, gso, gdo = _stroke_gather(addr, sizes, 2, False,
+                                                       np.zeros(1, np.int64), np.zeros(1, np.int64))
+    assert (status, pos) == (0, -1)
+    assert gx.view(np.int16).tolist() == list(range(6)) and gso.tolist() == [0, 3, 6]
+    assert gdo.tolist() == [0, 2] and len(gt) == 0
+    assert _stroke_gather(addr, sizes, 2, False, np.zeros(1, np.int64),
+                          np.ones(1, np.int64))[:2] == (2, 0)
+    assert _stroke_gather(addr, sizes, 2, False, np.ones(1, np.int64),
+                          np.zeros(1, np.int64))[:2] == (1, 0)
+    assert _stroke_gather(addr, sizes, 3, False, np.zeros(1, np.int64),
+                          np.zeros(1, np.int64))[:2] == (3, -1)
 
 
 def test_header_size_constant():

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._ext._gather import _gather
+from .layout import DATA_OFFSET, META_SCHEMA
 from .manifest import MANIFEST_NAME, Manifest, ShardEntry, ShardFormatError, file_checksum
-from .writer import DATA_OFFSET, META_SCHEMA
 
 __all__ = ["Reader", "verify", "VerifyReport"]
 

@@ -19,6 +19,7 @@ drawings), so any of them can run anywhere, and a killed build resumes where it 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import check_on_error
-from ..readers import find_sources
+from ..readers import find_sources, is_url
 from .hashing import MAX_HASH
 from .ingest import STOP_NAME, IngestSpec, bucket_pieces, ingest_task, raise_first_failure
 from .plan import count_bucket, cut_losses, plan_shards, threshold_bucket, word_thresholds
@@ -48,6 +49,8 @@ __all__ = ["build", "rerender", "default_bucket_size", "default_task_size", "SCH
 #: Dask's local schedulers (``build`` and ``rerender`` also take "auto", "local" and the
 #: address of a ``distributed`` scheduler).
 SCHEDULERS = ("threads", "processes", "sync")
+#: The schedulers that run on this machine (a LocalCluster's workers share its directory).
+_ON_THIS_MACHINE = (*SCHEDULERS, "auto", "local")
 #: ``scheduler="auto"`` starts a LocalCluster for builds of at least this many drawings
 #: (estimated from the input sizes) when more than one worker is asked for: its worker
 #: processes take ~1.5 s to start on a loaded 2-core machine, what the GIL-bound threads
@@ -98,14 +101,7 @@ def default_bucket_size(kind: str, n_est: int = 0, flush_rows: int | None = None
 
 
 def _input_bytes(src) -> int:
-    if src.member is not None:
-        import zipfile
-
-        with zipfile.ZipFile(src.path) as z:
-            size = z.getinfo(src.member).file_size
-    else:
-        size = os.path.getsize(src.path)
-    return int(size * _COMPRESSION_RATIO.get(src.compression, 3.5))
+    return int(src.stored_bytes() * _COMPRESSION_RATIO.get(src.compression, 3.5))
 
 
 def _row_bytes(sources, kind: str) -> int:
@@ -126,10 +122,10 @@ def _row_bytes(sources, kind: str) -> int:
     return _ROW_BYTES[kind]
 
 
-def _estimate(sources, kind: str, image_bytes: int) -> tuple[int, int]:
+def _estimate(sources, row_bytes: int, image_bytes: int) -> tuple[int, int]:
     """(estimated drawings, estimated bytes the build writes at its peak)."""
     text = sum(_input_bytes(s) for s in sources)
-    n = max(1, text // _row_bytes(sources, kind))
+    n = max(1, text // row_bytes)
     shuffle = text // 4                   # Parquet + zstd of the parsed strokes
     strokes = text // 2                   # the .strokes files: flat arrays, no compression
     return n, n * image_bytes + shuffle + strokes
@@ -186,6 +182,7 @@ def _nothing_left_on_failure(fn):
     """
     @functools.wraps(fn)
     def wrapper(inputs, out, *args, **kwargs):
+        _refuse_url_out(out)            # before Path() folds "s3://b" into "s3:/b"
         out = Path(out)
         before = set(out.iterdir()) if out.is_dir() else None
         try:
@@ -202,6 +199,35 @@ def _nothing_left_on_failure(fn):
                             p.unlink(missing_ok=True)
             raise
     return wrapper
+
+
+def _refuse_url_out(out) -> None:
+    """Refuse an fsspec URL as the output directory: shards are memory-mapped files."""
+    if is_url(os.fspath(out)):
+        raise ValueError(f"{os.fspath(out)}: the output directory must be a path on a "
+                         "filesystem every worker mounts (local, or shared: NFS, Lustre, a "
+                         "mounted bucket), not a URL; inputs may be URLs, the output may not")
+
+
+def _refuse_relative_out(out: Path, scheduler: str) -> None:
+    """Refuse a relative output directory with a ``distributed`` scheduler's address.
+
+    The workers of a remote cluster resolve a relative path against their own working
+    directories, so each would write its part of the build somewhere else.
+    """
+    if scheduler not in _ON_THIS_MACHINE and not out.is_absolute():
+        raise ValueError(f"{out}: with a distributed scheduler ({scheduler}) the output "
+                         "directory must be an absolute path that every worker sees as the "
+                         f"same directory (a shared filesystem), such as {Path.cwd() / out} "
+                         "if that is mounted at the same place on every worker")
+
+
+def _for_workers(sources, scheduler: str) -> list:
+    """Local inputs opened by absolute path on a cluster's workers (names stay as given)."""
+    if scheduler in SCHEDULERS:
+        return sources
+    return [s if s.is_url else dataclasses.replace(s, path=os.path.abspath(s.path))
+            for s in sources]
 
 
 class _Clock:
@@ -483,12 +509,14 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         if len(set(words)) != len(words):
             raise ValueError("words has duplicates")
     out = Path(out)
+    _refuse_relative_out(out, scheduler)
     stream = stream if stream is not None else sys.stderr
-    sources = find_sources(inputs)
+    sources = _for_workers(find_sources(inputs), scheduler)
     kind = recipe.needs
     channels = len(recipe.channels)
     image_bytes = channels * recipe.size * recipe.size if images else 0
-    n_est, need = _estimate(sources, kind, image_bytes)
+    row_bytes = _row_bytes(sources, kind)
+    n_est, need = _estimate(sources, row_bytes, image_bytes)
     if (out / "manifest.json").exists():
         raise FileExistsError(f"{out} is a finished build (it has manifest.json); "
                               "choose another directory or remove it")
@@ -499,7 +527,6 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
             _wants_cluster(scheduler, workers, n_est):
         raise RuntimeError(_GUARD)    # a spawned worker importing an unguarded script
     # drawings a typical input flush holds (the median input), for the row groups' size
-    row_bytes = _row_bytes(sources, kind)
     flush_rows = sorted(min(IngestSpec.flush_rows, max(1, _input_bytes(s) // row_bytes))
                         for s in sources)[len(sources) // 2] if sources else None
     rows_per_bucket = bucket_size or default_bucket_size(kind, n_est, flush_rows)
@@ -559,6 +586,8 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
     from ..store import check_recipe
     from .render_stage import rerender_shards
 
+    _refuse_url_out(out)
+    _refuse_relative_out(Path(out), scheduler)
     source = Reader(build_dir)
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
@@ -582,7 +611,7 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
         entries = [(sh.index, sh.count, sh.strokes.name, sh.labels.name, sh.meta.name)
                    for sh in old.shards(split)]
         for i in range(0, len(entries), per_task):
-            tasks.append((writer, recipe.get_config(), str(source.path), split,
+            tasks.append((writer, recipe.get_config(), os.path.abspath(source.path), split,
                           entries[i:i + per_task], source.stroke_kind, entropy))
     clock = _Clock()
     client, cluster = _client(scheduler, workers, sum(old.count(s) for s in old.splits),

@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._ext._strokes import _stroke_copy, _stroke_sizes
+from .._ext._strokes import _locate, _stroke_gather
 from ..batch import StrokeBatch
 from ..errors import ShardFormatError
 from .codec import HEADER_BYTES, StrokeLayout, read_layout
@@ -197,22 +197,33 @@ class StrokeSet:
         return sh
 
     def _hold(self, wanted: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-        """Map the files ``wanted`` (sorted, unique); return them (held for the caller's
-        call), their addresses and sizes, and unmap the least recent others past the bound.
+        """Map the files ``wanted`` (distinct); return them (held for the caller's call),
+        their addresses and sizes, and unmap the least recent others past the bound.
         """
-        for s in wanted.tolist():
+        keys = wanted.tolist()
+        with self._lock:
+            # the usual case in an epoch: every file is mapped already (one lock, no map)
+            held = [self._shards.get(s) for s in keys]
+            if None not in held:
+                for s in keys:
+                    self._shards.move_to_end(s)
+                if self.max_mapped_bytes is not None and \
+                        self._mapped_bytes > self.max_mapped_bytes:
+                    self._evict(set(keys))   # past the bound after other threads' gathers
+                return held, self._addr.take(wanted, axis=1), self._sizes.take(wanted, axis=1)
+        for s in keys:
             self.shard(s)
         with self._lock:
-            held = [self._shards.get(s) for s in wanted.tolist()]
-            if any(h is None for h in held):    # evicted by another thread meanwhile
+            held = [self._shards.get(s) for s in keys]
+            if None in held:    # evicted by another thread meanwhile
                 held = None
             else:
-                for s in wanted.tolist():
+                for s in keys:
                     self._shards.move_to_end(s)
-                # copies, in rows the kernel takes as contiguous arrays
-                addr = np.ascontiguousarray(self._addr[:, wanted])
-                sizes = np.ascontiguousarray(self._sizes[:, wanted])
-                self._evict(set(wanted.tolist()))
+                # copies (take: C-contiguous rows, as the kernel takes them)
+                addr = self._addr.take(wanted, axis=1)
+                sizes = self._sizes.take(wanted, axis=1)
+                self._evict(set(keys))
         if held is None:
             return self._hold(wanted)
         return held, addr, sizes
@@ -253,42 +264,30 @@ class StrokeSet:
         Returns a StrokeBatch holding geometry only (``x``, ``y``, ``t`` and offsets;
         the per-drawing columns are "unknown").
         """
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        total = len(self)
-        if len(rows) and (rows.min() < 0 or rows.max() >= total):
-            raise IndexError(f"rows must be in [0, {total}), got {rows.min()}..{rows.max()}")
-        shard = np.searchsorted(self.offsets, rows, side="right") - 1
-        local = rows - self.offsets[shard]
-        if len(rows):
-            wanted, index = np.unique(shard, return_inverse=True)
-        else:  # no rows: still learn the types from the first file
-            wanted, index = np.zeros(min(1, len(self.paths)), np.int64), np.zeros(0, np.int64)
-        held, addr, sizes = self._hold(wanted)
-        coords = self._coords if self._coords is not None else np.dtype(np.int16)
-        times = bool(self._times)
-        shard = index.astype(np.int64).reshape(-1)
+        # Two kernel calls and one lock: every Python step here holds the GIL, which the
+        # render threads of a StrokeDataset take turns at (bench/bench_stroke.py, 2 threads)
+        rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
         n = len(rows)
-        strokes = np.empty(n, np.int64)
-        points = np.empty(n, np.int64)
-        status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shard, local,
-                                    strokes, points)
+        files = np.empty(max(n, 1), np.int64)
+        local = np.empty(n, np.int64)
+        index = np.empty(n, np.int64)
+        status, w = _locate(self.offsets, rows, files, local, index)
         if status:
-            self._fail(status, pos, shard, local, wanted)
-        do = np.zeros(n + 1, np.int64)
-        np.cumsum(strokes, out=do[1:])
-        p = int(points.sum())
-        x = np.empty(p, coords)
-        y = np.empty(p, coords)
-        t = np.empty(p if times else 0, np.int32)
-        so = np.empty(int(do[-1]) + 1, np.int64)
-        status, pos = _stroke_copy(addr[0], addr[1], addr[2], addr[3], addr[4], sizes[0],
-                                   sizes[1], sizes[2], coords.itemsize, shard, local, do, so,
-                                   x.view(np.uint8), y.view(np.uint8), t.view(np.uint8))
+            bad = int(rows[w]) if 0 <= w < n else None
+            raise IndexError(f"rows must be in [0, {len(self)}), got {bad}")
+        if not n:   # no rows: still learn the types from the first file
+            files[0], w = 0, min(1, len(self.paths))
+        held, addr, sizes = self._hold(files[:w])
+        coords = self._coords if self._coords is not None else np.dtype(np.int16)
+        status, pos, x, y, t, so, do = _stroke_gather(addr, sizes, coords.itemsize,
+                                                      bool(self._times), index, local)
         if status:
-            self._fail(status, pos, shard, local, wanted)
+            self._fail(status, pos, index, local, files[:w])
         del held   # the files may be unmapped from here on
-        return StrokeBatch.from_columns(self.kind, x.astype(coords.newbyteorder("="), copy=False),
-                                        y.astype(coords.newbyteorder("="), copy=False), t, so, do)
+        native = coords.newbyteorder("=")
+        return StrokeBatch.from_columns(self.kind, x.view(coords).astype(native, copy=False),
+                                        y.view(coords).astype(native, copy=False), t, so, do,
+                                        validate=False)
 
     def _fail(self, status, pos, shard, local, wanted=None):
         if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
