@@ -90,7 +90,7 @@ def register(sub) -> None:
     p.add_argument("--task-size", type=positive_int, metavar="N",
                    help="most drawings a render task writes (whole shards, one at least; "
                    "default: about 4 tasks per worker, at most ~67k simplified or ~8k raw "
-                   "drawings, ~50 MB of memory a task); the shards do not depend on it")
+                   "drawings: ~250 MB of memory a task); the shards do not depend on it")
     p.add_argument("--bucket-size", type=positive_int, metavar="N",
                    help="drawings per bucket of the shuffle (default: a quarter of the "
                    "largest task, fewer for small inputs); the shards do not depend on it")
