@@ -462,12 +462,12 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         brings the estimated drawings (from the input sizes) to at most this per
         bucket, at most 4096. Default: :func:`default_bucket_size` (a quarter of the
         default task size at most: 16k simplified, 2k raw; 16 buckets for smaller
-        builds; fewer where inputs are small, so that a row group holds ~1000
+        builds; fewer, bigger ones where inputs are small, so that a row group holds ~1000
         drawings). The shards do not depend on it: it only trades the shuffle's row
         groups against what a render task reads beyond its own drawings.
     task_size : int, optional
         Most drawings a render task writes: it renders a run of consecutive whole
-        shards (one at least, so a task may hold one shard of more). Default: the
+        shards (one at least: a shard larger than this is one task). Default: the
         drawings spread over four tasks per worker, rounded down to whole shards, at
         most :func:`default_task_size` (~67k simplified, ~8k raw). A render task holds
         in memory the shuffle-area table of the buckets it overlaps (its drawings and at
