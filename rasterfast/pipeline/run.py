@@ -636,8 +636,10 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
 def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
     """Record the ingest configuration; refuse to mix with another one."""
     # "layout" versions the shuffle area: an unfinished build of another layout is refused
-    # (2: one file per input flush, a row group per split and bucket)
-    config = {"layout": 2, "spec": {k: (list(v) if isinstance(v, tuple) else v)
+    # (2: one file per input flush, a row group per split and bucket; 3: the same files,
+    # but shards are ranges of each split's order, not cut per bucket: the shards that an
+    # unfinished layout-2 build wrote are not this plan's)
+    config = {"layout": 3, "spec": {k: (list(v) if isinstance(v, tuple) else v)
                                     for k, v in spec.__dict__.items() if k != "store"},
               "inputs": names}
     path = store / "_config.json"
