@@ -12,11 +12,17 @@ Contenders, one core each, same input, same run:
   256 px, cv2.resize to 64) into one uint8 array saved with np.save;
 - rasterfast: `rasterfast build --recipe gray --size 64 --workers 1`, then with 2 workers.
 
-Peak memory is the maximum RSS of the process running the build (a fresh subprocess
-each time), for 10% of the input, all of it, and twice as much: a render task holds one
-bucket of the stroke store, whose size is capped (``_BUCKET_BYTES``), so memory grows
-with the input until the buckets are full and stays flat after. CPU seconds (user +
-system, all threads) are reported next to wall time: "per core" means per CPU-second.
+and 1 vs 2 workers at ``--n`` and ``--big`` times as many (default 4M), in the same run;
+with ``--raw N``, raw drawings to time3 128 px and to gray 64 px (simplified at ingest).
+
+Peak memory is the maximum RSS of every process that ran tasks (the build's own with 1
+worker, on threads; each LocalCluster worker with 2), for 10% of the input, all of it, and
+``--big`` times as much: a render task holds its drawings (at most ``task_size``) and one
+bucket, both capped, so memory per worker stays flat as the input grows. CPU seconds
+(user + system, all threads, worker processes included) are reported next to wall time:
+"per core" means per CPU-second. Per stage, the tasks' CPU seconds give how busy the
+workers were, a measure of parallel efficiency that a loaded machine disturbs less than
+wall-clock speed-ups.
 """
 
 from __future__ import annotations
@@ -92,28 +98,66 @@ def baseline(folder: Path, out: Path, size: int = 64) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def run_build(folder: Path, out: Path, workers: int, size: int = 64) -> dict:
-    """`rasterfast build` in a fresh process; seconds, drawings and peak RSS."""
+def synth_raw(work: Path, n: int) -> Path:
+    """``n`` raw drawings (screen coordinates and times), per-word Kaggle CSVs, cached."""
+    folder = work / f"synth_raw_{n}"
+    if (folder / ".done").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "rasterfast.cli", "synth", "--out", str(folder),
+                    "--n", str(n), "--format", "kaggle-csv", "--raw", "--seed", "1"],
+                   check=True)
+    (folder / ".done").write_text("")
+    return folder
+
+
+def run_build(folder: Path, out: Path, workers: int, size: int = 64, recipe: str = "gray",
+              scheduler: str = "auto") -> dict:
+    """`rasterfast build` in a fresh process: seconds, drawings, the driver's peak RSS, and
+    the manifest's timing (per stage: wall, tasks, their CPU; every worker's peak RSS)."""
     shutil.rmtree(out, ignore_errors=True)
     code = f"""
 import json, resource, sys, time
 from rasterfast.pipeline import build
-t0 = time.perf_counter()
-m = build([{str(folder)!r}], {str(out)!r}, "gray", size={size}, workers={workers},
-          progress=False, val_fraction=0.02)
-dt = time.perf_counter() - t0
-n = sum(m.count(s) for s in m.splits)
-ru = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({{"seconds": dt, "drawings": n, "cpu": ru.ru_utime + ru.ru_stime,
-                  "peak_rss_mb": ru.ru_maxrss / 1024}}))
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    m = build([{str(folder)!r}], {str(out)!r}, {recipe!r}, size={size}, workers={workers},
+              scheduler={scheduler!r}, progress=False, val_fraction=0.02)
+    dt = time.perf_counter() - t0
+    n = sum(m.count(s) for s in m.splits)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({{"seconds": dt, "drawings": n, "timing": m.extra["timing"],
+                      "driver_rss_mb": ru.ru_maxrss / 1024}}))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    script = out.parent / "_bench_build_run.py"
+    script.write_text(code)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     if proc.returncode:
         raise RuntimeError(proc.stderr)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["cpu"] = result["timing"]["cpu_s"]
+    result["workers"] = workers
+    # 1 worker runs on threads in the driver: its peak is the driver's
+    result["peak_rss_mb"] = max(result["timing"]["workers_peak_rss_mb"] or [0.0])
     result["bytes"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    shutil.rmtree(out, ignore_errors=True)
     return result
+
+
+def stage_rows(name: str, r: dict) -> list[str]:
+    """Per stage: wall, tasks, task CPU-s, drawings/s (wall) and per task-CPU-s, and how
+    busy the workers were (task CPU-s / (workers x wall))."""
+    t, n, w = r["timing"], r["drawings"], r["workers"]
+    rows = []
+    for stage, wall in t["stages_s"].items():
+        cpu = t["tasks_cpu_s"].get(stage, 0.0)
+        tasks = t["tasks"].get(stage, 0)
+        busy = cpu / (w * wall) if wall else 0.0
+        rows.append(f"| {name} | {stage} | {tasks:,} | {wall:.1f} | {cpu:.1f} | "
+                    f"{n / wall if wall else 0:,.0f} | {n / cpu if cpu else 0:,.0f} | "
+                    f"{busy:.0%} |")
+    return rows
 
 
 def main(argv=None) -> int:
@@ -122,26 +166,47 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default="/tmp/rasterfast-bench-build")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--no-double", dest="double", action="store_false",
-                        help="skip the build of twice the input (memory plateau)")
+    parser.add_argument("--big", type=int, default=4, metavar="K",
+                        help="also build K times the input with 1 and 2 workers (memory "
+                        "plateau, speed-up at scale; default 4: 4M drawings; 0 skips it)")
+    parser.add_argument("--raw", type=int, default=100_000, metavar="N",
+                        help="raw drawings for the raw -> time3 128 px and raw -> gray 64 px "
+                        "builds, 1 and 2 workers (default 100,000; 0 skips them)")
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     folder = synth_input(work, args.n)
     small = synth_input(work, max(1000, args.n // 10))
-    big = synth_input(work, 2 * args.n) if args.double else None
+    big = synth_input(work, args.big * args.n) if args.big else None
     r1 = run_build(folder, work / "out1", 1)
     r2 = run_build(folder, work / "out2", 2)
     rs = run_build(small, work / "outs", 1)
     runs = [("rasterfast build, 1 worker", r1), ("rasterfast build, 2 workers", r2),
             ("rasterfast build, 1 worker, 10% input", rs)]
     if big is not None:
-        rb = run_build(big, work / "outb", 1)
-        shutil.rmtree(work / "outb", ignore_errors=True)
-        runs.append(("rasterfast build, 1 worker, 200% input", rb))
+        rb1 = run_build(big, work / "outb1", 1)
+        rb2 = run_build(big, work / "outb2", 2)
+        runs += [(f"rasterfast build, 1 worker, {args.big}x input", rb1),
+                 (f"rasterfast build, 2 workers, {args.big}x input", rb2)]
     rows = [f"| {name} | {r['drawings']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
             f"{r['drawings'] / r['seconds']:,.0f} | {r['drawings'] / r['cpu']:,.0f} | "
             f"{r['peak_rss_mb']:,.0f} |" for name, r in runs]
+    stages = [row for name, r in runs for row in stage_rows(name.removeprefix(
+        "rasterfast build, "), r)]
+    speedups = [f"{args.n:,}: **{r1['seconds'] / r2['seconds']:.2f}x**"]
+    if big is not None:
+        speedups.append(f"{args.big * args.n:,}: **{rb1['seconds'] / rb2['seconds']:.2f}x**")
+    raw_rows = []
+    if args.raw:
+        raw = synth_raw(work, args.raw)
+        for recipe, size in (("time3", 128), ("gray", 64)):
+            for w in (1, 2):
+                r = run_build(raw, work / f"outraw_{recipe}{w}", w, size=size, recipe=recipe)
+                raw_rows.append(f"| raw -> {recipe} {size} px, {w} worker(s) | "
+                                f"{r['drawings']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
+                                f"{r['drawings'] / r['seconds']:,.0f} | "
+                                f"{r['drawings'] / r['cpu']:,.0f} | {r['peak_rss_mb']:,.0f} |")
+                stages += stage_rows(f"raw {recipe} {size}, {w} worker(s)", r)
     ratio = ""
     if not args.skip_baseline:
         shutil.rmtree(work / "baseline", ignore_errors=True)
@@ -156,18 +221,27 @@ def main(argv=None) -> int:
         ratio = (f"\nrasterfast (1 worker) is **{(r1['drawings'] / r1['seconds']) / (nb / tb):.1f}x**"
                  f" the baseline's drawings/s (wall) and "
                  f"**{(r1['drawings'] / r1['cpu']) / (nb / cb):.1f}x** its drawings per "
-                 f"CPU-second; 2 workers give **{r1['seconds'] / r2['seconds']:.2f}x** one "
-                 f"worker's wall-clock speed.\n")
+                 f"CPU-second.\n")
+    ratio += f"\n2 workers vs 1, wall-clock speed-up: {'; '.join(speedups)}.\n"
     per_core = r1["drawings"] / r1["cpu"]
     bytes_per = (r1["bytes"] / r1["drawings"])
     est_cpu = 50e6 / (per_core * 16)
     est_disk = 50e6 * bytes_per / 1e9
     text = (
         f"{args.n:,} synthetic simplified drawings (`rasterfast synth`, per-word Kaggle CSVs) to "
-        "64 px `gray` shards, end to end including the writes; peak RSS of the build process.\n\n"
+        "64 px `gray` shards, end to end including the writes. 1 worker runs on threads in "
+        "the build's process; 2 workers are a LocalCluster of 2 processes (the default). CPU "
+        "s: the build process's, plus its tasks' in worker processes; peak RSS: the largest "
+        "of the processes that ran tasks.\n\n"
         "| pipeline | drawings | wall s | CPU s | drawings/s (wall) | drawings per CPU-s | "
-        "peak RSS MB |\n|---|---:|---:|---:|---:|---:|---:|\n"
-        + "\n".join(rows) + "\n" + ratio +
+        "peak RSS MB per worker |\n|---|---:|---:|---:|---:|---:|---:|\n"
+        + "\n".join(rows + raw_rows) + "\n" + ratio +
+        "\nPer stage (tasks' CPU seconds as their threads measure them; busy = task CPU-s / "
+        "(workers x stage wall), the share of the workers' time spent in tasks, which does "
+        "not depend on other load the way wall-clock speed-ups do):\n\n"
+        "| build | stage | tasks | wall s | task CPU s | drawings/s (wall) | drawings per "
+        "task CPU-s | busy |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
+        + "\n".join(stages) + "\n" +
         f"\nExtrapolation to Kaggle's 50M drawings on 16 cores, assuming the 1-worker drawings "
         f"per CPU-second hold on every core (the stages share nothing but files; 2 workers "
         f"on this 2-core machine, shared with the OS, do not show it): {est_cpu / 60:,.1f} min with "

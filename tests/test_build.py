@@ -240,6 +240,22 @@ def test_duplicates_kept_once(tmp_path, data_dir):
     assert stats[str(tmp_path / "a.csv")]["duplicate"] == 0
 
 
+def test_test_split_duplicates_counted_once(tmp_path, data_dir):
+    """A Kaggle test file given twice: its rows once in the test split, the second copy's
+    counted as duplicates once (the plan counts them; render tasks count only what they
+    write)."""
+    f = data_dir / "kaggle" / "test_simplified.csv"
+    shutil.copy(f, tmp_path / "t1.csv")
+    shutil.copy(f, tmp_path / "t2.csv")
+    m = build([tmp_path / "t1.csv", tmp_path / "t2.csv"], tmp_path / "o", "gray", size=16,
+              shard_size=300, progress=False)
+    n = n_rows(f)
+    assert count(m, "test") == n
+    stats = {e["name"]: e for e in m.inputs}
+    assert stats[str(tmp_path / "t2.csv")]["duplicate"] == n
+    assert stats[str(tmp_path / "t1.csv")]["written"] == n
+
+
 def test_verify_catches_damage(tmp_path, data_dir):
     out = tmp_path / "o"
     build(kaggle_simplified(data_dir, 30), out, "gray", size=16, shard_size=200, progress=False)
@@ -347,6 +363,79 @@ def test_local_cluster_identical(tmp_path, data_dir, simplified_build):
                   progress=False)
     for split in ("train", "val", "test"):
         assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
+
+
+def _children(pid):
+    """The processes under ``pid``, but multiprocessing's resource tracker: one per
+    interpreter, started on first use, ending with it (no worker of a build)."""
+    import psutil
+
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for p in kids:
+        try:
+            if not any("resource_tracker" in part for part in p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_local_cluster_scheduler_identical_and_closed(tmp_path, data_dir, simplified_build):
+    """Issue 12: scheduler "local" (what "auto" picks for big builds) runs the tasks in
+    worker processes: the same shards as threads, tasks measured in other processes, and
+    no process left once build returns."""
+    import os
+
+    _, ref = simplified_build
+    before = {p.pid for p in _children(os.getpid())}
+    m = build(kaggle_simplified(data_dir), tmp_path / "c", "gray", size=SIZE,
+              shard_size=1000, val_fraction=0.1, scheduler="local", workers=2, progress=False)
+    for split in ("train", "val", "test"):
+        assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
+    t = m.extra["timing"]
+    assert len(t["workers_peak_rss_mb"]) == 2          # two worker processes ran tasks
+    assert set(t["tasks_cpu_s"]) == {"ingest", "plan", "render"} and t["cpu_s"] > 0
+    deadline = time.monotonic() + 10
+    while {p.pid for p in _children(os.getpid())} - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not {p.pid for p in _children(os.getpid())} - before
+
+
+@pytest.mark.slow
+def test_sigkill_local_cluster_then_resume(tmp_path, data_dir):
+    """kill -9 of a build on a LocalCluster: its worker processes end with it (they watch
+    their parent), and the same command resumes to the same files as an unkilled build."""
+    import psutil
+
+    inputs = kaggle_simplified(data_dir, 60)
+    ref = tmp_path / "ref"
+    subprocess.run(_build_cmd(inputs, ref), check=True)
+    out = tmp_path / "killed"
+    cmd = [*_build_cmd(inputs, out), "--scheduler", "local", "--workers", "2"]
+    cmd.remove("1")
+    cmd.remove("--workers")              # _build_cmd's --workers 1
+    proc = subprocess.Popen(cmd)
+    workers = []
+    t0 = time.monotonic()
+    while not any(out.glob("*/*.images.npy")) and proc.poll() is None \
+            and time.monotonic() - t0 < 120:
+        workers = _children(proc.pid) or workers
+        time.sleep(0.002)
+    assert workers, "no worker processes seen"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists(), "the build ended before it could be killed"
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"worker processes left after kill -9: {alive}"
+    subprocess.run(cmd, check=True)
+    for split in json.loads((ref / "manifest.json").read_text())["splits"]:
+        for f in sorted((ref / split).iterdir()):
+            assert (out / split / f.name).read_bytes() == f.read_bytes(), f.name
+    assert verify(out).ok
 
 
 def test_preview_of_a_shard_directory(tmp_path, simplified_build, capsys):
@@ -474,16 +563,19 @@ def test_shuffle_area_files_grow_with_inputs_not_buckets(tmp_path, data_dir):
         rows for r in results for _, gs in r.pieces for _, _, rows in gs)
 
 
-def test_many_small_buckets_build(tmp_path, data_dir, simplified_build):
-    """Many buckets: every drawing once, shards within buckets, the same drawings per split."""
-    _, ref = simplified_build
+def test_shards_independent_of_buckets_and_task_size(tmp_path, data_dir, simplified_build):
+    """Issue 12: shards are ranges of each split's hash order, so many small buckets (that
+    shards straddle) and render tasks of one shard each give the same files, byte for byte
+    (the manifest's sha256 of every file), as the default buckets and tasks."""
+    out_ref, ref = simplified_build
     m = build(kaggle_simplified(data_dir), tmp_path / "o", "gray", size=SIZE, shard_size=1000,
-              val_fraction=0.1, progress=False, bucket_size=200)
-    assert len(m.shards("train")) >= 16
+              val_fraction=0.1, progress=False, bucket_size=200, task_size=1)
+    tasks = m.extra["timing"]["tasks"]
+    assert tasks["plan"] >= 16                          # one plan task per bucket
+    assert tasks["render"] == sum(len(m.shards(s)) for s in m.splits)
+    assert ref.extra["timing"]["tasks"]["plan"] < tasks["plan"]
     for split in ("train", "val", "test"):
-        assert m.count(split) == ref.count(split)
-        a = set(Reader(tmp_path / "o").meta(split).column("key_id").to_pylist())
-        assert a == set(Reader(simplified_build[0]).meta(split).column("key_id").to_pylist())
+        assert [s.to_json() for s in m.shards(split)] == [s.to_json() for s in ref.shards(split)]
     assert not (tmp_path / "o" / "_shuffle").exists()
 
 

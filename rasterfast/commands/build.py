@@ -20,13 +20,14 @@ points and times; a simplified recipe keeps simplified drawings), and `rasterfas
 writes images from it later. The recipe still decides what is stored.
 
 Drawings are ordered by a keyed hash of their key_id, so every shard mixes all words and
-the result is byte-identical whatever the workers or scheduler. Kaggle test files (no
-word column) become the `test` split in their original order. A killed build resumes
-when the same command is run again; `rasterfast verify DIR` checks a finished one. A
-finished DIR (one holding manifest.json) is never rebuilt nor overwritten: the command
-stops at once with an error; remove DIR or choose another to build again. A build that
-fails before its first shard (a bad input, say) leaves nothing behind, so it can be run
-again with other options.
+the result is byte-identical whatever the workers, scheduler, task or bucket size: a
+split's drawings in that order, cut into near-equal shards of at most --shard-size.
+Kaggle test files (no word column) become the `test` split in their original order. A
+killed build resumes when the same command is run again; `rasterfast verify DIR` checks
+a finished one. A finished DIR (one holding manifest.json) is never rebuilt nor
+overwritten: the command stops at once with an error; remove DIR or choose another to
+build again. A build that fails before its first shard (a bad input, say) leaves nothing
+behind, so it can be run again with other options.
 
 Inputs may be URLs: s3://bucket/train_simplified/, gs://..., https://host/cat.ndjson.gz,
 memory://... (a directory or glob where the filesystem lists them; an HTTP server's index
@@ -75,15 +76,24 @@ def register(sub) -> None:
     p.add_argument("--on-error", choices=["raise", "warn", "skip"], default="raise",
                    help="bad drawings: stop (default), or skip them (counted in the "
                    "summary and the manifest); warn also prints each one")
-    p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS",
-                   help="Dask scheduler: local threads (default), processes, or the address "
-                   "of a distributed scheduler (tcp://host:8786; then --out must be an "
-                   "absolute path on a filesystem shared by its workers)")
-    p.add_argument("--workers", type=positive_int, help="local workers (default: all cores)")
-    p.add_argument("--bucket-size", type=int, metavar="N",
-                   help="drawings per bucket, the unit of the shuffle and of the plan and "
-                   "render tasks (default ~268k simplified, ~32k raw: ~64 MB a task); "
-                   "shards never straddle buckets")
+    p.add_argument("--scheduler", default="auto",
+                   metavar="auto|local|threads|processes|ADDRESS",
+                   help="where the tasks run: local = a Dask LocalCluster of --workers "
+                   "processes (every core busy; started for the build, ~1.5 s); auto "
+                   "(default) = local for inputs of ~50,000 drawings or more, else threads; "
+                   "threads or processes = Dask's local schedulers; or the address of a "
+                   "distributed scheduler (tcp://host:8786; then --out must be an absolute path "
+                   "on a filesystem shared by its workers). The dashboard's address is "
+                   "printed when there is one")
+    p.add_argument("--workers", type=positive_int,
+                   help="cores used: local worker processes or threads (default: all cores)")
+    p.add_argument("--task-size", type=positive_int, metavar="N",
+                   help="most drawings a render task writes (whole shards, one at least; "
+                   "default: about 4 tasks per worker, at most ~67k simplified or ~8k raw "
+                   "drawings: ~250 MB of memory a task); the shards do not depend on it")
+    p.add_argument("--bucket-size", type=positive_int, metavar="N",
+                   help="drawings per bucket of the shuffle (default: a quarter of the "
+                   "largest task, fewer for small inputs); the shards do not depend on it")
     p.add_argument("--no-images", action="store_true",
                    help="write only the stroke store (render on the fly with StrokeDataset)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -103,7 +113,7 @@ def run(args) -> int:
                          recognized_only=args.recognized_only, on_error=args.on_error,
                          scheduler=args.scheduler, workers=args.workers,
                          progress=not args.quiet, images=not args.no_images,
-                         bucket_size=args.bucket_size)
+                         bucket_size=args.bucket_size, task_size=args.task_size)
     except StrokeParseError as err:
         if args.on_error != "raise":
             raise

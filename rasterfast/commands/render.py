@@ -28,8 +28,10 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR2", help="the new shard directory")
     p.add_argument("--recipe", required=True, help="preset name")
     p.add_argument("--size", type=int, help="image size in pixels (16-512)")
-    p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS")
-    p.add_argument("--workers", type=positive_int)
+    p.add_argument("--scheduler", default="auto",
+                   metavar="auto|local|threads|processes|ADDRESS",
+                   help="where the tasks run, as for `rasterfast build` (default auto)")
+    p.add_argument("--workers", type=positive_int, help="cores used (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 

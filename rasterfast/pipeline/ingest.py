@@ -31,6 +31,11 @@ __all__ = ["IngestSpec", "IngestResult", "ingest_source", "ingest_task", "raise_
 
 #: A file in the store that tells the build's running ingest tasks to stop (one failed).
 STOP_NAME = "_stop"
+#: A drawing's (split, bucket) as one int64 while a flush is sorted: the split's index in
+#: _SPLITS above the bucket's bits (buckets are < 2**12).
+_SPLITS = ("train", "val", "test")
+_BUCKET_KEY_BITS = 16
+_BUCKET_KEY_MASK = (1 << _BUCKET_KEY_BITS) - 1
 
 
 @dataclass(frozen=True)
@@ -110,22 +115,32 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         return IngestResult.from_json(json.loads(done.read_text()))
     result = IngestResult(index=index, name=src.name)
     ctx = ReadContext(on_error=spec.on_error, block_size=spec.block_size)
-    pending: dict[tuple[str, int], list] = {}
+    pending: list[StrokeBatch] = []      # the blocks of this flush, filtered
+    pending_keys: list[np.ndarray] = []  # their (split, bucket) keys, _group_key
     n_pending = 0
     flushes = 0
 
     def flush():
-        nonlocal pending, n_pending, flushes
+        # One stable sort of the flush by (split, bucket), one gather and one Arrow table,
+        # whose slices are the row groups: a gather and a table per (block, bucket) cost
+        # more than the drawings once buckets were many (issue 12).
+        nonlocal pending, pending_keys, n_pending, flushes
+        batch = StrokeBatch.concat(pending) if len(pending) > 1 else pending[0]
+        keys = np.concatenate(pending_keys)
+        order = np.argsort(keys, kind="stable")
+        batch, keys = batch.take(order), keys[order]
+        table = batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
+                               input=np.full(len(batch), index, np.int32))
+        values, starts, counts = np.unique(keys, return_index=True, return_counts=True)
         tables, groups = [], []
-        for (split, bucket), parts in sorted(pending.items()):
-            batch = StrokeBatch.concat(parts)
-            tables.append(batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
-                                         input=np.full(len(batch), index, np.int32)))
-            groups.append([split, bucket, len(batch)])
+        for key, start, n in zip(values.tolist(), starts.tolist(), counts.tolist(),
+                                 strict=True):
+            tables.append(table.slice(start, n))
+            groups.append([_SPLITS[key >> _BUCKET_KEY_BITS], key & _BUCKET_KEY_MASK, n])
         path = piece_path(store, index, flushes)
         write_groups_atomic(tables, path)
         result.pieces.append([path.name, groups])
-        pending, n_pending = {}, 0
+        pending, pending_keys, n_pending = [], [], 0
         flushes += 1
 
     stop = store / STOP_NAME
@@ -171,17 +186,14 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         for w, c in word_counts(pa.array(batch.word, pa.string())):
             result.words[w] = result.words.get(w, 0) + c
         if result.split == "test":
-            groups = {("test", 0): np.arange(len(batch))}
+            keys = np.full(len(batch), _SPLITS.index("test") << _BUCKET_KEY_BITS, np.int64)
         else:
             val = is_val(batch.key_id, spec.val_fraction, spec.seed)
             bucket = (order_hash(batch.key_id, spec.seed) >> np.uint64(64 - spec.bucket_bits)
                       if spec.bucket_bits else np.zeros(len(batch), np.uint64)).astype(np.int64)
-            groups = {}
-            for split, mask in (("train", ~val), ("val", val)):
-                for b in np.unique(bucket[mask]):
-                    groups[(split, int(b))] = np.flatnonzero(mask & (bucket == b))
-        for key, idx in groups.items():
-            pending.setdefault(key, []).append(batch.take(idx))
+            keys = bucket | (val.astype(np.int64) << _BUCKET_KEY_BITS)   # train 0, val 1
+        pending.append(batch)
+        pending_keys.append(keys)
         n_pending += len(batch)
         if n_pending >= spec.flush_rows:
             flush()

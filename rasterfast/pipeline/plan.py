@@ -4,9 +4,12 @@ Per bucket (a range of the order hash, both train and val), one task reads
 only the key columns of the stroke store, drops repeated key_ids (the first
 in input order is kept) and counts drawings per split and word. From those
 small counts the driver derives the word list, the ``--per-word`` cut (the N
-drawings of each word with the smallest order hash) and the shards: the
-drawings of a split sorted by order hash, each bucket cut into near-equal
-shards of at most ``shard_size``.
+drawings of each word with the smallest order hash), what each input loses to it, and
+the shards: the drawings of a split sorted by order hash, cut into near-equal shards of
+at most ``shard_size``. Shards are ranges of that order, so they do not depend on the
+buckets (nor on the input sizes that choose their number) and may straddle them; a
+render task (:class:`RenderUnit`) writes a run of consecutive shards and reads the
+buckets its ranks overlap.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .hashing import MAX_HASH
 from .shuffle import input_counts, read_groups, word_counts
 
 __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds",
-           "threshold_bucket", "ShardPlan", "plan_shards"]
+           "threshold_bucket", "cut_losses", "ShardPlan", "RenderUnit", "plan_shards"]
 
 KEY_COLUMNS = ["key_id", "order", "word", "input", "record"]
 
@@ -47,6 +51,9 @@ class BucketCount:
     bucket: int
     counts: dict = field(default_factory=dict)      # (split, word) -> drawings after dedupe
     duplicates: dict = field(default_factory=dict)  # input index -> repeated rows dropped
+    #: (split, word) -> {input index: drawings after dedupe}, for what the --per-word cut
+    #: takes from each input
+    by_input: dict = field(default_factory=dict)
 
 
 def _keys(groups: dict, bucket: int, splits) -> tuple[pa.Table | None, np.ndarray]:
@@ -75,9 +82,21 @@ def count_bucket(groups: dict, bucket: int, splits=("train", "val")) -> BucketCo
     keep = first_occurrences(key, inp, table.column("record").to_numpy())
     out.duplicates.update(input_counts(inp[~keep]))
     words = table.column("word")
+    # drawings per (word, input): words as codes into their distinct values (no Python
+    # string per row), then a count of the (code, input) pairs
+    distinct = pc.unique(words)
+    codes = pc.index_in(words, value_set=distinct).to_numpy(zero_copy_only=False)
+    distinct = distinct.to_pylist()
     for s, split in enumerate(splits):
-        for w, c in word_counts(words.filter(pa.array(keep & (split_of == s)))):
+        mine = keep & (split_of == s)
+        for w, c in word_counts(words.filter(pa.array(mine))):
             out.counts[(split, w)] = c
+        if not mine.any():
+            continue
+        pairs, n = np.unique(np.stack([codes[mine].astype(np.int64), inp[mine].astype(np.int64)]),
+                             axis=1, return_counts=True)
+        for (code, i), c in zip(pairs.T.tolist(), n.tolist(), strict=True):
+            out.by_input.setdefault((split, distinct[code]), {})[i] = c
     return out
 
 
@@ -105,7 +124,8 @@ def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val"
     """Task: for each ``word: k`` of ``ks``, the k-th smallest order hash of the word in
     this bucket (after dropping repeated key_ids): drawings at or below it are kept.
 
-    Returns ``{word: (threshold, {split: drawings kept in this bucket})}``.
+    Returns ``{word: (threshold, {split: drawings kept in this bucket},
+    {input index: drawings of the word cut in this bucket})}``.
     """
     table, split_of = _keys(groups, bucket, splits)
     out = {}
@@ -115,6 +135,7 @@ def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val"
                              table.column("record").to_numpy())
     words = table.column("word").to_numpy(zero_copy_only=False).astype(str)[keep]
     order = table.column("order").to_numpy()[keep]
+    inputs = table.column("input").to_numpy()[keep]
     split_of = split_of[keep]
     for word, k in ks.items():
         mine = words == word
@@ -122,24 +143,88 @@ def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val"
         thr = int(hashes[k - 1]) if 0 < k <= len(hashes) else int(MAX_HASH)
         kept = mine & (order <= np.uint64(thr))
         out[word] = (thr, {split: int((kept & (split_of == s)).sum())
-                           for s, split in enumerate(splits)})
+                           for s, split in enumerate(splits)},
+                     input_counts(inputs[mine & ~kept]))
     return out
+
+
+def cut_losses(bucket_counts: list[BucketCount], cut: dict, in_cut_bucket: dict) -> dict:
+    """``{input index: drawings the --per-word cut drops}``: every drawing of a cut word in
+    the buckets past its cut bucket, and in that bucket those above the threshold
+    (``in_cut_bucket``: ``{word: {input: drawings}}`` from :func:`threshold_bucket`)."""
+    lost: dict = defaultdict(int)
+    for per_input in in_cut_bucket.values():
+        for i, c in per_input.items():
+            lost[i] += c
+    for bc in bucket_counts:
+        for (_split, word), per_input in bc.by_input.items():
+            if word in cut and bc.bucket > cut[word][0]:
+                for i, c in per_input.items():
+                    lost[i] += c
+    return dict(lost)
+
+
+@dataclass
+class RenderUnit:
+    """One render task: shards ``first_index ...`` (``sizes`` drawings each) of ``split``.
+
+    Their drawings are the split's kept drawings of ``buckets`` (``(bucket, kept)`` in hash
+    order, ``kept`` the drawings the plan expects there), in order, from row ``skip`` of
+    those buckets' drawings on.
+    """
+
+    split: str
+    first_index: int
+    sizes: list
+    buckets: list
+    skip: int
+
+    @property
+    def count(self) -> int:
+        return sum(self.sizes)
 
 
 @dataclass
 class ShardPlan:
-    """The shards of one split: for each bucket, the sizes of its shards and the first index."""
+    """The shards of one split: their sizes in order, and the drawings kept per bucket."""
 
     split: str
-    buckets: list = field(default_factory=list)   # (bucket, first_shard_index, [sizes])
+    buckets: list = field(default_factory=list)   # (bucket, drawings kept), hash order
+    sizes: list = field(default_factory=list)     # drawings per shard, in order
 
     @property
     def num_shards(self) -> int:
-        return sum(len(sizes) for _, _, sizes in self.buckets)
+        return len(self.sizes)
 
     @property
     def count(self) -> int:
-        return sum(sum(sizes) for _, _, sizes in self.buckets)
+        return sum(self.sizes)
+
+    @property
+    def count_kept(self) -> int:
+        return sum(n for _, n in self.buckets)
+
+    def units(self, most: int) -> list[RenderUnit]:
+        """The render tasks: runs of consecutive shards of at most ``most`` drawings (at
+        least one shard each), each with the buckets its ranks overlap."""
+        runs, first = [], 0
+        while first < len(self.sizes):
+            last, n = first + 1, self.sizes[first]
+            while last < len(self.sizes) and n + self.sizes[last] <= most:
+                n += self.sizes[last]
+                last += 1
+            runs.append((first, last))
+            first = last
+        units, lo = [], 0
+        starts = np.cumsum([0] + [n for _, n in self.buckets]).tolist()
+        for first, last in runs:
+            hi = lo + sum(self.sizes[first:last])
+            over = [j for j, (_, n) in enumerate(self.buckets)
+                    if starts[j] < hi and starts[j] + n > lo]
+            units.append(RenderUnit(self.split, first, self.sizes[first:last],
+                                    [self.buckets[j] for j in over], lo - starts[over[0]]))
+            lo = hi
+        return units
 
 
 def _cut(n: int, shard_size: int) -> list[int]:
@@ -148,13 +233,9 @@ def _cut(n: int, shard_size: int) -> list[int]:
 
 
 def plan_shards(split: str, counts: dict, shard_size: int) -> ShardPlan:
-    """Shards of ``split`` from ``{bucket: drawings}``: buckets in hash order, each cut into
-    near-equal shards of at most ``shard_size`` (sizes differ by at most one in a bucket)."""
-    plan = ShardPlan(split)
-    first = 0
-    for bucket in sorted(counts):
-        sizes = _cut(counts[bucket], shard_size)
-        if sizes:
-            plan.buckets.append((bucket, first, sizes))
-            first += len(sizes)
+    """Shards of ``split`` from ``{bucket: drawings kept}``: the split's drawings in bucket
+    (hash) order cut into near-equal shards of at most ``shard_size`` (sizes differ by at
+    most one). Only the total decides the sizes: the buckets say where the drawings are."""
+    plan = ShardPlan(split, [(b, n) for b, n in sorted(counts.items()) if n])
+    plan.sizes = _cut(plan.count_kept, shard_size) if plan.buckets else []
     return plan

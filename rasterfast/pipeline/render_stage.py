@@ -1,9 +1,11 @@
-"""Render: one Dask task per bucket of a split, from the shuffle area to finished shards.
+"""Render: one Dask task per run of consecutive shards of a split (a
+:class:`~rasterfast.pipeline.plan.RenderUnit`), from the shuffle area to finished shards.
 
-The task reads its bucket, applies the plan (first occurrence of each key_id,
-the ``--per-word`` cut), orders the drawings by order hash (the test split
-keeps its input order), gives labels from the word list, and writes each
-planned shard through :class:`rasterfast.format.Writer`: its drawings as a
+The task reads the buckets its shards' ranks overlap, applies the plan to them (first
+occurrence of each key_id, the ``--per-word`` cut), orders their drawings by order hash
+(the test split keeps its input order), keeps the rows of its shards, gives labels from
+the word list, and writes each planned shard through
+:class:`rasterfast.format.Writer`: its drawings as a
 ``.strokes`` file (the stroke store), and unless the build has no images, the
 images rendered a chunk at a time into one reused buffer and appended to its
 ``images.npy`` (stream mode). Shards already finished are not redone.
@@ -26,7 +28,7 @@ from ..batch import StrokeBatch
 from .plan import first_occurrences
 from .shuffle import input_counts, read_groups, table_to_batch
 
-__all__ = ["RenderSpec", "RenderResult", "render_bucket", "rerender_shards"]
+__all__ = ["RenderSpec", "RenderResult", "render_unit", "rerender_shards"]
 
 #: Bytes of images rendered per chunk before they are written out.
 _CHUNK_BYTES = 16 << 20
@@ -47,24 +49,22 @@ class RenderSpec:
 
 @dataclass
 class RenderResult:
-    """Counters of one task, per input index."""
+    """Counters of one task: drawings of its shards, those it rendered now (not done
+    before), and the drawings written per input index. (What the plan drops, repeated
+    key_ids and the ``--per-word`` cut, is counted by the plan, once per bucket.)"""
 
     drawings: int = 0
     rendered: int = 0
     written: Counter = field(default_factory=Counter)
-    filtered: Counter = field(default_factory=Counter)
-    duplicates: Counter = field(default_factory=Counter)
 
 
-def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, RenderResult]:
-    """Indices of the rows to write, in shard order, and the counters of the others."""
-    res = RenderResult()
+def _select(table: pa.Table, spec: RenderSpec, split: str) -> np.ndarray:
+    """Indices of the bucket's rows to write, in shard order."""
     key = table.column("key_id").to_numpy()
     inp = table.column("input").to_numpy()
     keep = first_occurrences(key, inp, table.column("record").to_numpy())
     if split == "test":
-        res.duplicates.update(input_counts(inp[~keep]))
-        return np.flatnonzero(keep), res
+        return np.flatnonzero(keep)
     order = table.column("order").to_numpy()
     if spec.thresholds:
         # one dictionary lookup per distinct word, not per drawing
@@ -72,38 +72,54 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> tuple[np.ndarray, 
                                    .astype(str), return_inverse=True)
         limit = np.array([spec.thresholds.get(w, np.iinfo(np.uint64).max) for w in words],
                          np.uint64)[inverse.reshape(-1)]
-        cut = keep & (order > limit)
-        res.filtered.update(input_counts(inp[cut]))
-        keep &= ~cut
+        keep &= ~(order > limit)
     idx = np.flatnonzero(keep)
-    return idx[np.argsort(order[idx], kind="stable")], res
+    return idx[np.argsort(order[idx], kind="stable")]
 
 
-def render_bucket(spec: RenderSpec, split: str, bucket: int, first_index: int,
-                  sizes: list[int], groups: list) -> RenderResult:
-    """Task: write the shards ``first_index ...`` (of ``sizes`` drawings) of one bucket,
-    whose drawings are the shuffle-area row groups ``groups``."""
+def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarray]:
+    """The drawings of ``unit``'s shards, in order, and their input indices, from its
+    buckets (``groups``: each bucket's shuffle-area row groups).
+
+    The buckets' row groups are read file by file, each file's in one call (a read per
+    bucket and file cost more than the drawings with many small inputs), and ordered by
+    hash together: buckets are ranges of the hash, so that is each bucket in hash order,
+    one after the other (the test split, one bucket, keeps its input order).
+    """
+    flat = sorted({(path, g) for bucket_groups in groups for path, g in bucket_groups},
+                  key=lambda pg: (Path(pg[0]).name, pg[1]))   # input, flush, row group
+    table = read_groups(flat)
+    expected = sum(n for _, n in unit.buckets)
+    idx = _select(table, spec, unit.split) if table is not None else np.zeros(0, np.int64)
+    if len(idx) != expected:
+        raise RuntimeError(f"{unit.split} buckets {[b for b, _ in unit.buckets]}: the plan "
+                           f"expects {expected} drawings, the shuffle area gives {len(idx)} "
+                           "(was it changed during the build?)")
+    mine = idx[unit.skip:unit.skip + unit.count]
+    # one conversion and one vectorised gather: pyarrow's take on nested lists cost more
+    # than rendering
+    return table_to_batch(table).take(mine), table.column("input").to_numpy()[mine]
+
+
+def render_unit(spec: RenderSpec, unit, groups: list) -> RenderResult:
+    """Task: write the shards of ``unit`` (a :class:`~rasterfast.pipeline.plan.RenderUnit`)
+    from the shuffle-area row groups of its buckets (``groups``, one list per bucket)."""
     from ..recipe import Recipe
 
     writer = spec.writer
-    table = read_groups(groups)
-    if table is None:
-        raise RuntimeError(f"the shuffle area has no drawings for {split} bucket {bucket}")
-    idx, res = _select(table, spec, split)
-    if len(idx) != sum(sizes):
-        raise RuntimeError(f"{split} bucket {bucket}: the plan expects {sum(sizes)} drawings, "
-                           f"the shuffle area gives {len(idx)} (was it changed during the build?)")
-    inputs = table.column("input").to_numpy()[idx]
+    split, first_index, sizes = unit.split, unit.first_index, unit.sizes
+    chosen, inputs = _gather(spec, unit, groups)
+    if len(chosen) != unit.count:
+        raise RuntimeError(f"{split} shards {first_index}-{first_index + len(sizes) - 1}: the "
+                           f"plan expects {unit.count} drawings, the shuffle area gives "
+                           f"{len(chosen)}")
+    res = RenderResult(drawings=len(chosen))
     res.written.update(input_counts(inputs))
-    res.drawings = len(idx)
     todo = [(first_index + i, sum(sizes[:i]), n) for i, n in enumerate(sizes)
             if writer.done(split, first_index + i) is None]
     if not todo:
         return res
     recipe = Recipe.from_config(spec.recipe)
-    # One conversion and one vectorised gather for the whole bucket: pyarrow's take on
-    # nested lists per shard cost more than rendering.
-    chosen = table_to_batch(table).take(idx)
     labels = pc.index_in(pa.array(chosen.word, pa.string()), value_set=pa.array(
         list(spec.words), pa.string())).fill_null(-1)
     chosen.label = labels.to_numpy(zero_copy_only=False).astype(np.int16)

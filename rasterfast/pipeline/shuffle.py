@@ -14,6 +14,7 @@ build resumes from.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -91,18 +92,31 @@ def write_groups_atomic(tables: list[pa.Table], path: Path) -> None:
     os.replace(tmp, path)
 
 
+@functools.lru_cache(maxsize=1024)
+def _footer(path: str, mtime_ns: int, size: int) -> pq.FileMetaData:
+    # A plan or render task reads row groups of every input's files: parsing each file's
+    # footer once per worker process, not once per task, keeps that cost with the files.
+    # The key has the file's mtime and size: a resumed ingest may write a file again.
+    return pq.read_metadata(path)
+
+
 def read_groups(groups, columns=None) -> pa.Table | None:
     """The row groups ``groups`` (``(path, index)`` pairs) as one table, in that order.
 
-    None when there are none.
+    None when there are none. Consecutive row groups of one file are read in one call,
+    on this thread (the workers are the parallelism).
     """
-    files: dict = {}
-    tables = []
+    runs: list = []
     for path, index in groups:
-        f = files.get(path)
-        if f is None:
-            f = files[path] = pq.ParquetFile(path)
-        tables.append(f.read_row_group(index, columns=columns))
+        if runs and runs[-1][0] == path:
+            runs[-1][1].append(index)
+        else:
+            runs.append((path, [index]))
+    tables = []
+    for path, indices in runs:
+        st = os.stat(path)
+        f = pq.ParquetFile(path, metadata=_footer(str(path), st.st_mtime_ns, st.st_size))
+        tables.append(f.read_row_groups(indices, columns=columns, use_threads=False))
     if not tables:
         return None
     return pa.concat_tables(tables, promote_options="default")
