@@ -9,6 +9,7 @@ counts), so that the gather kernel and the rasteriser never follow a tampered of
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import OrderedDict
@@ -71,8 +72,9 @@ class StrokeShard:
             if expect is not None and (layout.kind, layout.drawings) != tuple(expect):
                 raise ShardFormatError(path, f"holds {layout.drawings} {layout.kind} drawings, "
                                        f"the manifest says {expect[1]} {expect[0]}")
-            # np.memmap keeps its own descriptor; the file may be renamed or unlinked after
-            self._map = np.memmap(fh, np.uint8, "r", shape=(size,))
+            # the map keeps its own descriptor; the file may be renamed or unlinked after
+            self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._map = np.frombuffer(self._mmap, np.uint8)
         self.layout = layout
         arrays = {name: np.frombuffer(self._map, dtype, count=n, offset=off)
                   for name, (off, dtype, n) in layout.sections.items()}
@@ -87,6 +89,18 @@ class StrokeShard:
 
     def __len__(self) -> int:
         return self.layout.drawings
+
+    def check_size(self) -> None:
+        """Raise ShardFormatError if the file no longer has the size it had when mapped.
+
+        Reading a page of a mapped file past its end is a SIGBUS, which kills the
+        process; ``mmap.size()`` is an ``fstat`` of the map's own descriptor, so one
+        system call per file and gather turns a truncation since mapping into an error.
+        """
+        if (got := self._mmap.size()) != self.layout.file_size:
+            raise ShardFormatError(self.path, f"truncated to {got} bytes while mapped (its "
+                                   f"header says {self.layout.file_size}): the shard "
+                                   f"directory was changed while it was being read")
 
     def batch(self) -> StrokeBatch:
         """All drawings of the file as a StrokeBatch (views of the map; geometry only)."""
@@ -264,6 +278,8 @@ class StrokeSet:
         else:  # no rows: still learn the types from the first file
             wanted, index = np.zeros(min(1, len(self.paths)), np.int64), np.zeros(0, np.int64)
         held, addr, sizes = self._hold(wanted)
+        for sh in held:
+            sh.check_size()
         coords = self._coords if self._coords is not None else np.dtype(np.int16)
         times = bool(self._times)
         shard = index.astype(np.int64).reshape(-1)
