@@ -261,10 +261,22 @@ class StrokeBatch:
         idx = np.ascontiguousarray(idx % max(n, 1))
         do = np.ascontiguousarray(self.drawing_offsets, np.int64)
         so = np.ascontiguousarray(self.stroke_offsets, np.int64)
+        if len(do) != n + 1 or not len(so):
+            raise ValueError(f"cannot take drawings: {len(do)} drawing offsets for {n} "
+                             f"drawings, {len(so)} stroke offsets (see StrokeBatch.validate())")
         s_start, s_stop = do[idx], do[idx + 1]
+        # the output sizes come from these offsets: check them before allocating (a bogus
+        # offset asked for TiB, issue 16); the kernel checks every offset again as it copies
+        bad = (s_start < 0) | (s_stop < s_start) | (s_stop >= len(so))
+        if not bad.any():
+            p_start, p_stop = so[s_start], so[s_stop]
+            bad = (p_start < 0) | (p_stop < p_start) | (p_stop > len(self.x))
+        if bad.any():
+            raise ValueError(f"cannot take drawings: broken offsets at drawing "
+                             f"{int(idx[np.argmax(bad)])} (see StrokeBatch.validate())")
         new_do = np.zeros(len(idx) + 1, np.int64)
         np.cumsum(s_stop - s_start, out=new_do[1:])
-        n_points = int((so[s_stop] - so[s_start]).sum())
+        n_points = int((p_stop - p_start).sum())
         dt = COORD_DTYPES[self.kind]
         x = np.ascontiguousarray(self.x, dt)
         y = np.ascontiguousarray(self.y, dt)

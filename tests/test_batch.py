@@ -123,3 +123,20 @@ def test_validate_catches_broken_layout():
 def test_ranges():
     assert ranges([5, 0, 10], [3, 0, 2]).tolist() == [5, 6, 7, 10, 11]
     assert ranges([], []).tolist() == []
+
+
+@pytest.mark.parametrize("field, at, value", [
+    ("stroke_offsets", 3, 2**60),        # one stroke "ends" 2**60 points later
+    ("stroke_offsets", 5, -2**60),
+    ("drawing_offsets", 2, 2**40),
+    ("drawing_offsets", 1, -5),
+])
+def test_take_checks_offsets_before_allocating(field, at, value):
+    """Issue 16 (item 9): a bogus offset made take() try to allocate TiB before any check
+    (MemoryError, or the machine swapping); now a ValueError naming the drawing."""
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified")
+    arr = getattr(b, field).copy()
+    arr[at] = value
+    setattr(b, field, arr)
+    with pytest.raises(ValueError, match="broken offsets at drawing"):
+        b.take([0, 1, 2, 1])

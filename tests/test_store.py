@@ -220,3 +220,25 @@ def test_mapped_files_are_bounded_and_gathers_stay_right(tmp_path, data_dir):
     assert unbounded.mapped == len(paths)
     with pytest.raises(ValueError, match="max_mapped_bytes"):
         StrokeSet(paths, [len(b) for b in parts], "simplified", max_mapped_bytes=0)
+
+
+@pytest.mark.parametrize("kind, value", [("simplified", -3), ("simplified", 300),
+                                         ("raw", np.nan), ("raw", np.inf)])
+def test_coordinates_the_kind_cannot_hold_are_refused(tmp_path, kind, value):
+    """Issue 16 (item 9): out-of-range int16 coordinates in a store rendered silently."""
+    lists = [[[[1, 2], [3, 4]]], [[[5, 6, 7], [8, 9, 10]]], [[[11], [12]]]]
+    if kind == "raw":
+        lists = [[[list(map(float, s[0])), list(map(float, s[1])), [0, 1, 2][:len(s[0])]]
+                  for s in d] for d in lists]
+    b = StrokeBatch.from_lists(lists, kind)
+    path = write(tmp_path / "a.strokes", b)
+    shard = StrokeShard(path)
+    data = bytearray(path.read_bytes())
+    off, dtype, _ = shard.layout.sections["y"]
+    data[off + 3 * dtype.itemsize:off + 4 * dtype.itemsize] = np.array([value], dtype).tobytes()
+    path.write_bytes(bytes(data))
+    s = StrokeSet([path], [3], kind)
+    same(s.gather([0, 2]), b.take(np.array([0, 2])))   # drawing 1 holds the bad point
+    with pytest.raises(ShardFormatError, match="drawing 1: coordinate") as err:
+        s.gather([2, 1])
+    assert err.value.path == str(path)

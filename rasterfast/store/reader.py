@@ -303,8 +303,34 @@ class StrokeSet:
         if status:
             self._fail(status, pos, shard, local, wanted)
         del held   # the files may be unmapped from here on
+        self._check_coords(x, y, so, do, rows, shard, wanted)
         return StrokeBatch.from_columns(self.kind, x.astype(coords.newbyteorder("="), copy=False),
                                         y.astype(coords.newbyteorder("="), copy=False), t, so, do)
+
+    def _check_coords(self, x, y, so, do, rows, shard, wanted) -> None:
+        """Raise ShardFormatError on a coordinate the store's kind cannot hold.
+
+        Simplified drawings are 0-255 (Google's simplification); the rasteriser would
+        clip anything else without a word. Raw drawings are finite. The file bytes are
+        not hashed per read: this is what a batch can check for a few us.
+        """
+        if not len(x):
+            return
+        if self.kind == "simplified":
+            bad = (x < 0) | (x > 255) | (y < 0) | (y > 255)
+            why = "outside 0-255, which a simplified drawing cannot have"
+        else:
+            bad = ~(np.isfinite(x) & np.isfinite(y))
+            why = "not a finite number"
+        if not bad.any():
+            return
+        point = int(np.argmax(bad))
+        drawing = int(np.searchsorted(do, np.searchsorted(so, point, side="right") - 1,
+                                      side="right") - 1)
+        path = self.paths[int(wanted[shard[drawing]])]
+        local = int(rows[drawing] - self.offsets[int(wanted[shard[drawing]])])
+        raise ShardFormatError(path, f"drawing {local}: coordinate ({x[point]}, {y[point]}) "
+                               f"{why} (file altered?)")
 
     def _fail(self, status, pos, shard, local, wanted=None):
         if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
