@@ -153,6 +153,7 @@ class _ImageMap:
     images: np.ndarray          # uint8 [n, C, S, S], a read-only view of ``mm``
     mm: mmap.mmap | None        # None for a shard of no images (nothing mapped)
     file_size: int              # what the manifest lists
+    address: int = 0            # of images[0] (0: no images), for the gather kernel
 
     def check_size(self) -> None:
         """Raise ShardFormatError if the file no longer has the size it had when mapped.
@@ -214,10 +215,12 @@ class Reader:
         self._image_maps = functools.lru_cache(maxsize=self.max_open)(self._map_images)
         self._strokes: dict = {}  # split -> StrokeSet, for strokes()
         self._offsets_cache: dict = {}  # split -> row offsets, for gather()
+        self._counts_cache: dict = {}  # split -> rows per shard, for gather()
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        del state["_image_maps"], state["_strokes"], state["_offsets_cache"]
+        for name in ("_image_maps", "_strokes", "_offsets_cache", "_counts_cache"):
+            del state[name]
         return state
 
     def __setstate__(self, state):
@@ -330,7 +333,7 @@ class Reader:
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         images = np.frombuffer(mm, np.uint8, count=entry.count * int(np.prod(shape[1:])),
                                offset=DATA_OFFSET).reshape(shape)
-        return _ImageMap(path, images, mm, entry.images.size)
+        return _ImageMap(path, images, mm, entry.images.size, images.ctypes.data)
 
     def images(self, split: str, shard: int) -> np.ndarray:
         """The images of one shard, uint8 ``[n, C, S, S]``, memory-mapped read-only (cached).
@@ -386,15 +389,18 @@ class Reader:
                              f"{rows.min()}..{rows.max()}")
         shard = np.searchsorted(offsets, rows, side="right") - 1
         local = rows - offsets[shard]
-        wanted, which = np.unique(shard, return_inverse=True)
+        # the shards read, and each row's index among them (O(n + shards), no sort)
+        present = np.zeros(len(offsets) - 1, bool)
+        present[shard] = True
+        wanted = np.flatnonzero(present)
+        which = (np.cumsum(present) - 1)[shard]
         # our references hold the maps for this call, even if the cache evicts them
         held = [self._image_maps(split, s) for s in wanted.tolist()]
         for m in held:
             m.check_size()
-        bases = np.array([m.images.ctypes.data for m in held], np.uint64)
-        counts = np.array([len(m.images) for m in held], np.int64)
-        bad = _gather(bases, counts, which.astype(np.int64).reshape(-1), local,
-                      out.reshape(n, -1))
+        bases = np.array([m.address for m in held], np.uint64)
+        counts = self._counts_cache[split][wanted]
+        bad = _gather(bases, counts, which, local, out.reshape(n, -1))
         del held
         if bad >= 0:  # cannot happen after the checks above; never copy out of bounds
             raise IndexError(f"row {rows[bad]} (shard {shard[bad]}) outside its shard")
@@ -404,7 +410,9 @@ class Reader:
         """Where each shard's rows start in the split, and the total (int64, cached)."""
         offsets = self._offsets_cache.get(split)
         if offsets is None:
-            offsets = np.concatenate([[0], np.cumsum(self.counts(split))]).astype(np.int64)
+            counts = self.counts(split)
+            self._counts_cache[split] = counts
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             self._offsets_cache[split] = offsets
         return offsets
 
