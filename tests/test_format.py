@@ -542,3 +542,36 @@ def test_max_open_bounds_the_gather_path(tmp_path):
     assert decode_rows(everything).tolist() == rows[::-1].tolist() and r.mapped == 2
     with pytest.raises(ValueError, match="max_open"):
         Reader(path, max_open=0)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.replace(b"'shape': (", b"'shape': ((", 1),     # tokenize.TokenError in numpy
+    lambda d: d.replace(b"'shape': (", b"'shape': (2**70, ", 1),  # sizes no allocation
+    lambda d: d.replace(b"'<i2'", b"'>i2'", 1),
+    lambda d: d[:-3],
+])
+def test_tampered_labels_file_is_a_shard_format_error(shards, edit):
+    """Found by bench/fuzz/shards.py (issue 16): a labels.npy header with an unclosed
+    bracket escaped Reader.labels as tokenize.TokenError."""
+    path, _ = shards
+    r = Reader(path)  # opened, then the file changes: labels are read on each call
+    f = path / "train/000002.labels.npy"
+    f.write_bytes(edit(f.read_bytes()))
+    with pytest.raises(ShardFormatError) as info:
+        r.labels("train")
+    assert info.value.path == str(f)
+
+
+@pytest.mark.parametrize("column, rename", [("entropy", b"entro\xffy"), ("word", b"wore")])
+def test_meta_with_foreign_columns_is_a_shard_format_error(shards, column, rename):
+    """Found by bench/fuzz/shards.py (issue 16): a meta.parquet whose column name was
+    altered escaped Reader.meta as UnicodeDecodeError or pyarrow's ArrowInvalid."""
+    path, _ = shards
+    r = Reader(path)  # opened, then the file changes: metadata is read on each call
+    f = path / "train/000003.meta.parquet"
+    data = f.read_bytes()
+    assert column.encode() in data
+    f.write_bytes(data.replace(column.encode(), rename))
+    with pytest.raises(ShardFormatError) as info:
+        r.meta("train")
+    assert info.value.path == str(f)

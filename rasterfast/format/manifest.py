@@ -47,8 +47,8 @@ PARTS = ("images", "strokes")
 #: The ``strokes`` section of a manifest names the file format of the ``.strokes`` files.
 STROKES_FORMAT = "rasterfast-strokes"
 
-#: The manifest field holding :func:`content_digest` of all its other fields (since
-#: rasterfast 0.3; older manifests have none and are read as before).
+#: The manifest field holding :func:`content_digest` of all its other fields (issue 16;
+#: manifests written before it have none and are read as before, unchecked).
 DIGEST_FIELD = "content_sha256"
 
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -396,8 +396,11 @@ class Manifest:
         return (json.dumps(d, indent=1, ensure_ascii=False) + "\n").encode()
 
     def digest_problem(self) -> str | None:
-        """Why the manifest's content does not match its own digest (None: it does, or it
-        has none, or it was not read from a file)."""
+        """Why the manifest's content does not match its own digest, or None.
+
+        None also when it has no digest (written before digests, issue 16) or was not read
+        from a file.
+        """
         if self.content_sha256 is None or self.actual_sha256 is None or \
                 self.content_sha256 == self.actual_sha256:
             return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import mmap
 import os
+import tokenize
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,10 @@ def _read_npy_header(path: Path, fh) -> tuple:
         if version != (1, 0):
             raise ValueError(f"npy version {version}, expected (1, 0)")
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError) as err:
-        # numpy parses the header dict with ast.literal_eval: any damage raises one of these
+    except (ValueError, SyntaxError, TypeError, OverflowError, EOFError, RecursionError,
+            MemoryError, tokenize.TokenError) as err:
+        # numpy tokenizes the header and parses it with ast.literal_eval: damage to it
+        # raises any of these (TokenError for an unclosed bracket)
         raise ShardFormatError(path, f"bad .npy header: {err!r:.200}") from None
     return shape, fortran, dtype, fh.tell()
 
@@ -449,12 +452,20 @@ class Reader:
         entry = self._entry(split, shard)
         path = self.path / entry.labels.name
         try:
-            labels = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ShardFormatError(path, f"cannot read labels: {err}") from err
-        if labels.dtype != np.int16 or labels.shape != (entry.count,):
-            raise ShardFormatError(path, f"labels are {labels.dtype} {labels.shape}, expected "
-                                   f"int16 ({entry.count},)")
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise ShardFormatError(path, "missing (listed in the manifest)") from None
+        with fh:
+            # the header first: a tampered shape must not size an allocation (np.load would)
+            shape, _fortran, dtype, _ = _read_npy_header(path, fh)
+            if dtype != np.dtype(np.int16) or shape != (entry.count,):
+                raise ShardFormatError(path, f"labels are {dtype} {shape}, expected int16 "
+                                       f"({entry.count},)")
+            data = fh.read(2 * entry.count)
+        if len(data) != 2 * entry.count:
+            raise ShardFormatError(path, f"truncated: {len(data)} bytes of labels for "
+                                   f"{entry.count} drawings")
+        labels = np.frombuffer(bytearray(data), np.int16)
         if labels.size and (labels.min() < -1 or labels.max() >= self.num_classes):
             raise ShardFormatError(path, f"labels outside [-1, {self.num_classes})")
         return labels
@@ -463,6 +474,11 @@ class Reader:
         """Metadata (``meta.parquet``, see ``META_SCHEMA``) of one shard or the whole split."""
         if shard is None:
             parts = [self.meta(split, i, columns) for i in range(len(self.shards(split)))]
+            for i, part in enumerate(parts[1:], 1):
+                if not part.schema.equals(parts[0].schema):  # extra columns differ
+                    raise ShardFormatError(self.path / self.shards(split)[i].meta.name,
+                                           f"columns {part.schema.names} differ from those "
+                                           f"of shard 0 ({parts[0].schema.names})")
             if parts:
                 return pa.concat_tables(parts)
             schema = META_SCHEMA if columns is None else pa.schema(
@@ -472,10 +488,18 @@ class Reader:
         path = self.path / entry.meta.name
         try:
             table = pq.read_table(path, columns=columns)
-        except (pa.ArrowException, OSError) as err:
+            have = table.schema.names  # decodes the column names (UTF-8)
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
             raise ShardFormatError(path, f"cannot read metadata: {err}") from err
         if table.num_rows != entry.count:
             raise ShardFormatError(path, f"{table.num_rows} rows, expected {entry.count}")
+        names = META_SCHEMA.names if columns is None else \
+            [c for c in columns if c in META_SCHEMA.names]
+        for name in names:
+            got = table.schema.field(name).type if name in have else None
+            if got != META_SCHEMA.field(name).type:
+                raise ShardFormatError(path, f"column {name!r} is {got}, expected "
+                                       f"{META_SCHEMA.field(name).type} (META_SCHEMA)")
         return table
 
     def close(self) -> None:
@@ -516,7 +540,7 @@ def verify(path, *, checksums: bool = True, threads: int | None = None) -> Verif
     Unlike :class:`Reader` this does not stop at the first problem: the report names
     every missing, truncated or altered file. The manifest's own content is checked
     against its ``content_sha256`` (a manifest edited by hand, e.g. two words swapped,
-    is a problem; one written by rasterfast < 0.3, which has no digest, gets a note).
+    is a problem; one written before manifests had a digest gets a note).
     The header of every ``.images.npy`` and ``.strokes`` file is read (a file of a
     newer version is named as such). ``checksums=False`` checks sizes and headers
     only (``check="headers"`` of :class:`Reader`); ``threads`` hash files in parallel
