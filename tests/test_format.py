@@ -575,3 +575,22 @@ def test_meta_with_foreign_columns_is_a_shard_format_error(shards, column, renam
     with pytest.raises(ShardFormatError) as info:
         r.meta("train")
     assert info.value.path == str(f)
+
+
+def test_a_directory_in_place_of_a_shard_file_is_a_shard_format_error(shards):
+    path, _ = shards
+    r = Reader(path)
+    f = path / "train/000002.images.npy"
+    f.unlink()
+    f.mkdir()
+    with pytest.raises(ShardFormatError) as info:
+        Reader(path)
+    assert info.value.path == str(f)
+    with pytest.raises(ShardFormatError, match="cannot open") as info:
+        r.images("train", 2)
+    assert info.value.path == str(f)
+    labels = path / "train/000003.labels.npy"
+    labels.unlink()
+    labels.mkdir()
+    with pytest.raises(ShardFormatError, match="cannot open"):
+        r.labels("train", 3)

@@ -242,3 +242,26 @@ def test_coordinates_the_kind_cannot_hold_are_refused(tmp_path, kind, value):
     with pytest.raises(ShardFormatError, match="drawing 1: coordinate") as err:
         s.gather([2, 1])
     assert err.value.path == str(path)
+
+
+def test_a_directory_in_place_of_a_file_is_a_shard_format_error(tmp_path):
+    """Issue 16 (item 9): a tampered store gave OSError tracebacks, not errors naming it."""
+    path = tmp_path / "a.strokes"
+    path.mkdir()
+    for read in (StrokeShard, read_header):
+        with pytest.raises(ShardFormatError, match="cannot open") as err:
+            read(path)
+        assert err.value.path == str(path)
+
+
+def test_offsets_changed_between_the_two_passes_name_the_file(tmp_path, monkeypatch):
+    """Issue 16 (item 9): the gather's sizing and copying passes disagreeing (a file written
+    into while mapped) raised RuntimeError("a rasterfast bug"); now it names the file."""
+    from rasterfast.store import reader as store_reader
+
+    b = StrokeBatch.from_lists([[[[1, 2], [3, 4]]], [[[5], [6]]]], "simplified")
+    path = write(tmp_path / "a.strokes", b)
+    monkeypatch.setattr(store_reader, "_stroke_copy", lambda *args: (3, 1))  # E_OUTPUT
+    with pytest.raises(ShardFormatError, match="drawing 1: its offsets changed") as err:
+        StrokeSet([path], [2], "simplified").gather([0, 1])
+    assert err.value.path == str(path)

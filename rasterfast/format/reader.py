@@ -116,6 +116,9 @@ def _problems(root: Path, manifest: Manifest, level: int, splits=None, threads=N
                 except FileNotFoundError:
                     yield fe.name, "missing (listed in the manifest)"
                     continue
+                except OSError as err:  # e.g. the split directory is a file
+                    yield fe.name, f"cannot stat: {err.strerror or err}"
+                    continue
                 if tally is not None:
                     tally.files_checked += 1
                 if size != fe.size:
@@ -130,6 +133,8 @@ def _problems(root: Path, manifest: Manifest, level: int, splits=None, threads=N
                                                              manifest.image_shape)
                     except ShardFormatError as err:
                         problem = err.reason
+                    except OSError as err:  # a directory in its place, no permission...
+                        problem = f"cannot open: {err.strerror or err}"
                 elif level >= 1 and role == "strokes":
                     problem = _stroke_file_problem(path, manifest, sh.count)
                 if problem:
@@ -322,6 +327,8 @@ class Reader:
             fh = open(path, "rb")
         except FileNotFoundError:
             raise ShardFormatError(path, "missing (listed in the manifest)") from None
+        except OSError as err:  # a directory in its place, no permission...
+            raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
         with fh:
             problem = _images_header_problem(path, fh, entry.count, self.image_shape)
             if problem:
@@ -333,7 +340,13 @@ class Reader:
             if entry.count == 0:
                 return _ImageMap(path, np.zeros(shape, np.uint8), None, entry.images.size)
             # the map keeps its own descriptor: the file may be renamed or unlinked after
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as err:  # e.g. emptied since the size was read
+                raise ShardFormatError(path, f"cannot map: {err}") from err
+            if mm.size() != entry.images.size:
+                raise ShardFormatError(path, f"changed size while opened ({size} bytes, "
+                                       f"then {mm.size()})")
         images = np.frombuffer(mm, np.uint8, count=entry.count * int(np.prod(shape[1:])),
                                offset=DATA_OFFSET).reshape(shape)
         return _ImageMap(path, images, mm, entry.images.size, images.ctypes.data)
@@ -455,6 +468,8 @@ class Reader:
             fh = open(path, "rb")
         except FileNotFoundError:
             raise ShardFormatError(path, "missing (listed in the manifest)") from None
+        except OSError as err:  # a directory in its place, no permission...
+            raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
         with fh:
             # the header first: a tampered shape must not size an allocation (np.load would)
             shape, _fortran, dtype, _ = _read_npy_header(path, fh)

@@ -23,7 +23,7 @@ from .codec import HEADER_BYTES, StrokeLayout, read_layout
 
 __all__ = ["StrokeShard", "StrokeSet", "read_header"]
 
-_E_INDEX, _E_OFFSETS = 1, 2
+_E_INDEX, _E_OFFSETS, _E_OUTPUT = 1, 2, 3  # ext/_strokes.pyx
 
 
 def read_header(path) -> StrokeLayout:
@@ -34,6 +34,8 @@ def read_header(path) -> StrokeLayout:
             size = os.fstat(fh.fileno()).st_size
     except FileNotFoundError:
         raise ShardFormatError(path, "missing (listed in the manifest)") from None
+    except OSError as err:  # a directory in its place, no permission...
+        raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
     return read_layout(header, path, size)
 
 
@@ -65,6 +67,8 @@ class StrokeShard:
             fh = open(path, "rb")
         except FileNotFoundError:
             raise ShardFormatError(path, "missing (listed in the manifest)") from None
+        except OSError as err:  # a directory in its place, no permission...
+            raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
         with fh:
             header = fh.read(HEADER_BYTES)
             size = os.fstat(fh.fileno()).st_size
@@ -73,7 +77,13 @@ class StrokeShard:
                 raise ShardFormatError(path, f"holds {layout.drawings} {layout.kind} drawings, "
                                        f"the manifest says {expect[1]} {expect[0]}")
             # the map keeps its own descriptor; the file may be renamed or unlinked after
-            self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as err:  # e.g. emptied since the header was read
+                raise ShardFormatError(path, f"cannot map: {err}") from err
+            if self._mmap.size() != size:
+                raise ShardFormatError(path, f"changed size while opened ({size} bytes, then "
+                                       f"{self._mmap.size()})")
             self._map = np.frombuffer(self._mmap, np.uint8)
         self.layout = layout
         arrays = {name: np.frombuffer(self._map, dtype, count=n, offset=off)
@@ -333,8 +343,14 @@ class StrokeSet:
                                f"{why} (file altered?)")
 
     def _fail(self, status, pos, shard, local, wanted=None):
-        if status in (_E_INDEX, _E_OFFSETS) and 0 <= pos < len(shard):
+        if 0 <= pos < len(shard):
             path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
-            raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point outside "
-                                   "the file's strokes or points (file altered?)")
+            if status in (_E_INDEX, _E_OFFSETS):
+                raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point "
+                                       "outside the file's strokes or points (file altered?)")
+            if status == _E_OUTPUT:
+                # the outputs were sized from the first pass: the file's offsets changed
+                # between the two passes (another process writing into a mapped file)
+                raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets changed "
+                                       "while it was being read (file altered in place?)")
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
