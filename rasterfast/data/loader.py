@@ -38,7 +38,8 @@ class ShardLoader:
     dataset : ShardDataset or StrokeDataset
     threads : int, optional
         Threads gathering batches ahead (0: gather on demand in the caller's thread).
-        ``numpy.take`` releases the GIL, so threads run the copies in parallel; and there
+        The gather (``Reader.gather``: one ``memcpy`` per image) and the stroke
+        rasteriser release the GIL, so threads make batches in parallel; and there
         is no inter-process hop: from a page-cached mmap this is the fastest setup (see
         ``bench/bench_loader.py``). Default: 2 for host batches, 1 with ``device`` (see
         Notes for the measurements behind both).
