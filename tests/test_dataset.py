@@ -387,3 +387,22 @@ def test_file_truncated_after_mapping_is_an_error_not_sigbus(tmp_path, kind):
                           timeout=120)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert proc.stdout.startswith("ERROR") and "truncated" in proc.stdout, proc.stdout
+
+
+def test_check_reaches_the_reader_for_the_dataset_split_only(tmp_path):
+    """Issue 16: ShardDataset(check=...) hashes the files of its own split when made."""
+    path = tmp_path / "ds"
+    w = Writer(path, {}, [f"word {i}" for i in range(10)], channels=1, size=4)
+    make_shards(None, [5, 6], size=4, seed=3, writer=w, finish=False)
+    make_shards(None, [4], size=4, seed=4, split="val", writer=w)
+    f = path / "val/000000.labels.npy"
+    data = bytearray(f.read_bytes())
+    data[-2] = (data[-2] + 1) % 10          # another valid label
+    f.write_bytes(bytes(data))
+    ShardDataset(path, split="val")                   # sizes and headers are right
+    ShardDataset(path, split="train", check="full")   # the altered file is not train's
+    with pytest.raises(ShardFormatError, match="altered") as info:
+        ShardDataset(path, split="val", check="labels")
+    assert info.value.path == str(f)
+    with pytest.raises(ValueError, match="check must be one of"):
+        ShardDataset(path, check="everything")
