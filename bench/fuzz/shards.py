@@ -388,14 +388,24 @@ def run_manifest(data: bytes) -> None:
 
 # -- seeds ----------------------------------------------------------------------------------------
 def seeds_tamper() -> list[bytes]:
-    """One program per edit kind and level, on both builds, early and late."""
-    out = [b"\x01"]  # no edit
-    for head in range(8):
-        for op in range(len(_OPS)):
-            for late in (0, 0x80):
-                for f in (0, 3, 7):
-                    out.append(bytes([head]) + struct.pack("<BBIB", f, op | late,
-                                                           4096 + 37 * f, 3 + op))
+    """Every file of both builds under each kind of edit, early and late, all four levels;
+    every structural manifest edit."""
+    def program(head, f, op, offset, value=0):
+        return bytes([head]) + struct.pack("<BBIB", f, op, offset, value)
+
+    xor, set_, int64, truncate, manifest = (_OPS.index(o) for o in
+                                            ("xor", "set", "int64", "truncate", "manifest"))
+    out = [b"\x01", b"\x05"]  # no edit
+    for kind in (0, 4):
+        for f in range(17):  # modulo the file count: every file of both builds
+            head = kind | f % 4
+            out += [program(head, f, xor, 4096 + 37, 0x10),          # pixels / file tail
+                    program(head, f, set_, 70, 0xFF),               # stroke offsets, headers
+                    program(head, f, int64, 24, _INT64.index(2**62)),  # counts, header text
+                    program(head, f, truncate | 0x80, 100),         # after it was mapped
+                    program(head, f, truncate, 4096 + 10)]
+        for k in range(len(_MANIFEST_EDITS)):
+            out.append(program(kind | k % 4, 0, manifest, 0, k))
     return out
 
 
