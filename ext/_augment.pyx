@@ -64,13 +64,9 @@ ctypedef fused coord_t:
     int16_t
     float
 
-# Status codes; rasterfast/augment.py::_STATUS turns them into exceptions.
-cdef enum:
-    OK = 0
-    E_SHAPE = 1         # arrays of the wrong lengths (a caller bug)
-    E_OFFSETS = 2       # offsets out of range or decreasing (detail: drawing or stroke)
-    E_NONFINITE = 3     # a NaN or infinite coordinate (detail: drawing)
-    E_TIME = 4          # a warped time outside int32 (detail: drawing)
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into exceptions).
+from _status cimport (OK, E_SHAPE, E_DRAWING_OFFSETS, E_STROKE_OFFSETS, E_NONFINITE_POINT,
+                      E_TIME_RANGE)
 
 # Parameter vector layout (rasterfast/augment.py::_params writes it in this order).
 cdef enum:
@@ -268,19 +264,19 @@ def _augment(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
     with nogil:
         # Offsets checked once, so that the loop below can trust them.
         if drawing_offsets[0] != 0 or drawing_offsets[N] != S:
-            status = E_OFFSETS
+            status = E_DRAWING_OFFSETS
         if status == OK and (stroke_offsets[0] != 0 or stroke_offsets[S] != P):
-            status = E_OFFSETS
+            status = E_STROKE_OFFSETS
         if status == OK:
             for i in range(N):
                 if drawing_offsets[i] > drawing_offsets[i + 1]:
-                    status = E_OFFSETS
+                    status = E_DRAWING_OFFSETS
                     detail = i
                     break
         if status == OK:
             for j in range(S):
                 if stroke_offsets[j] > stroke_offsets[j + 1]:
-                    status = E_OFFSETS
+                    status = E_STROKE_OFFSETS
                     detail = j
                     break
         out_drawing_offsets[0] = 0
@@ -348,8 +344,8 @@ def _augment(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
                     vx = <double>x[p]
                     vy = <double>y[p]
                     if not (isfinite(vx) and isfinite(vy)):
-                        status = E_NONFINITE
-                        detail = i
+                        status = E_NONFINITE_POINT
+                        detail = p
                         break
                     if p == stroke_offsets[s0] or vx < mnx:
                         mnx = vx
@@ -488,7 +484,7 @@ def _augment(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
                     for q in range(a, b):
                         v = start_out + (<double>t[src[q]] - start_in) * fd
                         if not (-2147483648.0 <= v <= 2147483647.0):
-                            status = E_TIME
+                            status = E_TIME_RANGE
                             detail = i
                             break
                         ot[q] = <int32_t>_rint(v)

@@ -16,11 +16,9 @@ ctypedef fused coord_t:
     int16_t
     float
 
-cdef enum:
-    OK = 0
-    E_INDEX = 1          # an index outside the batch (detail: position in idx)
-    E_OFFSETS = 2        # offsets out of range or decreasing (detail: drawing)
-    E_OUTPUT = 3         # outputs too small for what the offsets say (a caller bug)
+# Status codes: ext/_status.pxd. E_INDEX: detail = position in idx; E_OFFSETS: detail = drawing;
+# E_SHAPE: outputs too small for what the offsets say (a caller bug).
+from _status cimport OK, E_INDEX, E_OFFSETS, E_SHAPE
 
 
 def _take(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
@@ -43,7 +41,7 @@ def _take(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
     cdef int64_t detail = -1
     if (y.shape[0] != n_points or oy.shape[0] != n_out_points or n_draw < 0 or n_strokes < 0
             or out_drawing_offsets.shape[0] != n + 1 or n_out_strokes < 0):
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     with nogil:
         out_stroke_offsets[0] = 0
         for k in range(n):
@@ -67,7 +65,7 @@ def _take(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
             s_out = out_drawing_offsets[k]
             if (s_out < 0 or out_drawing_offsets[k + 1] - s_out != s1 - s0
                     or out_drawing_offsets[k + 1] > n_out_strokes or q + (p1 - p0) > n_out_points):
-                status = E_OUTPUT
+                status = E_SHAPE
                 detail = k
                 break
             for j in range(s0, s1):

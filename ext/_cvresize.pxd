@@ -9,7 +9,7 @@ Inline, so no runtime import. The tables come from
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from _rastercommon cimport OK, E_SHAPE
+from _status cimport OK, E_SHAPE
 
 cdef enum:
     RESIZE_GENERIC = 0

@@ -6,8 +6,8 @@
 ``_encode`` fills ``out[c, p]``, the value of channel ``codes[c]`` for the
 segment that starts at point ``p`` (a stroke's last point holds the value of a
 one-point stroke and of the stroke's end cap). The channels and their
-normalisers are documented in ``rasterfast/encoders.py``, which is the one
-place that turns the status codes below into exceptions.
+normalisers are documented in ``rasterfast/encoders.py``; the status codes
+(``ext/_status.pxd``) become exceptions in ``rasterfast.errors.STATUS_ERRORS``.
 
 Every drawn value is at least 1: 0 is the background, and a segment in value
 0 would not exist in that channel.
@@ -21,13 +21,8 @@ write-up (time channels from the raw drawings).
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-# Status codes; rasterfast/encoders.py::_STATUS turns them into exceptions.
-cdef enum:
-    OK = 0
-    E_DRAWING_OFFSETS = 1    # detail: the drawing
-    E_STROKE_OFFSETS = 2     # detail: the stroke
-    E_SHAPE = 3              # arguments that do not fit each other (a caller bug)
-    E_CHANNEL = 4            # detail: the unknown channel code (a caller bug)
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into exceptions).
+from _status cimport OK, E_DRAWING_OFFSETS, E_STROKE_OFFSETS, E_SHAPE, E_CHANNEL
 
 # Channel codes; rasterfast/encoders.py::CHANNELS mirrors them.
 cdef enum:

@@ -21,11 +21,13 @@ from libc.math cimport log2
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcpy, memset
 
+from _status cimport OK, E_SHAPE
+
 
 def _sketch_entropy(const uint8_t[:, ::1] images, float[::1] out):
     """``out[i]`` = entropy in bits of row ``i``'s 256-bin value histogram; return a status.
 
-    Status 3 (shape): ``out`` is not one value per row. Rows must hold fewer
+    E_SHAPE: ``out`` is not one value per row. Rows must hold fewer
     than 2**32 values (the counters are 32-bit; the wrapper checks).
     """
     cdef Py_ssize_t n = images.shape[0]
@@ -39,7 +41,7 @@ def _sketch_entropy(const uint8_t[:, ::1] images, float[::1] out):
     cdef double acc, logm
     cdef const uint8_t* px
     if out.shape[0] != n:
-        return 3
+        return E_SHAPE
     m8 = m - m % 8
     logm = log2(<double>m) if m > 0 else 0.0
     with nogil:
@@ -78,4 +80,4 @@ def _sketch_entropy(const uint8_t[:, ::1] images, float[::1] out):
                     acc += cnt * log2(<double>cnt)
             # one value: exactly 0 (the formula leaves a rounding residue)
             out[i] = <float>(logm - acc / m) if nonzero > 1 else 0.0
-    return 0
+    return OK

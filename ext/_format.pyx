@@ -29,8 +29,8 @@ each drawing's text, so that whole CSV or ndjson rows come out of one pass.
 Every drawing is checked against a worst-case size bound before any byte of it
 is written (numbers are at most 24 characters, separators 2); a drawing that
 would not fit ends the call with ``E_FULL``, and the caller continues in a new
-buffer. Bad offsets become status codes, mapped to exceptions in
-``rasterfast/formatting.py`` (``_STATUS``), never a crash.
+buffer. Bad offsets become status codes (``ext/_status.pxd``), mapped to
+exceptions in ``rasterfast.errors.STATUS_ERRORS``, never a crash.
 
 References
 ----------
@@ -67,15 +67,9 @@ cdef extern from *:
     ctypedef unsigned long long rf_u128
     const int RF_HAVE_U128
 
-# Status codes; rasterfast/formatting.py::_STATUS turns them into exceptions.
-cdef enum:
-    OK = 0
-    E_FULL = 1              # detail = size bound of the drawing that did not fit
-    E_NONFINITE = 2         # detail = point index
-    E_STROKE_OFFSETS = 3    # detail = stroke index
-    E_DRAWING_OFFSETS = 4   # detail = drawing index
-    E_AFFIX_OFFSETS = 5     # detail = drawing index
-    E_LENGTHS = 6           # x, y, t or offsets disagree in length
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into exceptions).
+from _status cimport (OK, E_FULL, E_NONFINITE_POINT, E_STROKE_OFFSETS, E_DRAWING_OFFSETS,
+                      E_AFFIX_OFFSETS, E_LENGTHS)
 
 # Widest number texts: "-1.2345678901234567e-38" is 23 characters.
 cdef enum:
@@ -482,7 +476,7 @@ def _format(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
                             v = x[q] if lst == 0 else y[q]
                             if coord_t is float:
                                 if not isfinite(v):
-                                    status = E_NONFINITE
+                                    status = E_NONFINITE_POINT
                                     detail = q
                                     break
                                 pos += _write_f32(o + pos, v)
@@ -527,7 +521,7 @@ def _format_values(const float[::1] values):
     with nogil:
         for i in range(n):
             if not isfinite(values[i]):
-                status = E_NONFINITE
+                status = E_NONFINITE_POINT
                 break
             pos += _write_f32(&ov[pos], values[i])
             oo[i + 1] = pos

@@ -19,7 +19,7 @@ exact decimal like ``float32(json.loads(text))``) and integer milliseconds that
 fit int32 for t, in three lists per stroke.
 
 Every write goes through a capacity check; every problem becomes a status code
-(see ``E_*`` below and ``rasterfast.parse._REASONS``), never a crash.
+(``E_*`` of ``_status.pxd``, ``rasterfast.errors.STATUS_ERRORS``), never a crash.
 
 References
 ----------
@@ -28,41 +28,53 @@ the exact fast path (mantissa <= 2**53, power of ten <= 1e22).
 """
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t, uint8_t, uintptr_t
-from libc.stdlib cimport strtod, malloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from libc.math cimport fabs, nextafterf, isinf, HUGE_VALF
 
 import numpy as np
 
-# Status codes. Keep in step with rasterfast/parse.py::_REASONS (the one place
-# where they become messages).
-cdef enum:
-    OK = 0
-    E_EXPECT_DRAWING = 1       # expected '[' opening the drawing
-    E_EXPECT_STROKE = 2        # expected '[' opening a stroke
-    E_EXPECT_LIST = 3          # expected '[' opening a coordinate list
-    E_EXPECT_NUMBER = 4
-    E_EXPECT_LIST_SEP = 5      # expected ',' or ']' inside a list
-    E_EXPECT_STROKE_SEP = 6    # expected ',' or ']' after a list
-    E_EXPECT_DRAWING_SEP = 7   # expected ',' or ']' after a stroke
-    E_TRAILING = 8
-    E_TRUNCATED = 9
-    E_EMPTY_STROKE = 10
-    E_LENGTH_MISMATCH = 11     # detail1 = list index (1: y, 2: t), detail2 = count, detail3 = x count
-    E_TOO_FEW_LISTS = 12       # detail1 = lists found
-    E_TOO_MANY_LISTS = 13
-    E_NOT_INTEGER = 14         # detail1 = list index
-    E_OUT_OF_RANGE = 15        # simplified coordinate outside 0-255
-    E_TOO_LARGE = 16           # detail1 = list index
-    E_NONFINITE = 17
-    E_EMPTY_DRAWING = 18
-    E_TOO_MANY_POINTS = 19     # detail1 = limit
-    E_TOO_MANY_STROKES = 20    # detail1 = limit
-    E_NULL = 21
-    E_BAD_NUMBER = 22
-    E_CAPACITY = 23            # internal: output buffer too small (a bug, not bad input)
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into messages).
+from _status cimport (
+    OK, E_EXPECT_DRAWING, E_EXPECT_STROKE, E_EXPECT_LIST, E_EXPECT_NUMBER, E_EXPECT_LIST_SEP,
+    E_EXPECT_STROKE_SEP, E_EXPECT_DRAWING_SEP, E_TRAILING, E_TRUNCATED, E_EMPTY_STROKE,
+    E_LENGTH_MISMATCH, E_TOO_FEW_LISTS, E_TOO_MANY_LISTS, E_NOT_INTEGER, E_OUT_OF_RANGE,
+    E_TOO_LARGE, E_NONFINITE, E_EMPTY_DRAWING, E_TOO_MANY_POINTS, E_TOO_MANY_STROKES, E_NULL,
+    E_BAD_NUMBER, E_CAPACITY)
 
 cdef int MAX_NUMBER_CHARS = 400
+
+cdef extern from *:
+    """
+    /* strtod in the "C" locale whatever LC_NUMERIC the process has set: JSON's
+       decimal point is always '.', and plain strtod stops at it under de_DE
+       (issue 16). One locale object, made when the module is imported. */
+    #include <locale.h>
+    #include <stdlib.h>
+    #if defined(_WIN32)
+    static _locale_t rf_c_numeric;
+    static int rf_c_numeric_init(void) {
+        rf_c_numeric = _create_locale(LC_NUMERIC, "C");
+        return rf_c_numeric != NULL;
+    }
+    static double rf_strtod_c(const char* s) { return _strtod_l(s, NULL, rf_c_numeric); }
+    #else
+    #if defined(__APPLE__)
+    #include <xlocale.h>
+    #endif
+    static locale_t rf_c_numeric;
+    static int rf_c_numeric_init(void) {
+        rf_c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        return rf_c_numeric != (locale_t)0;
+    }
+    static double rf_strtod_c(const char* s) { return strtod_l(s, NULL, rf_c_numeric); }
+    #endif
+    """
+    int rf_c_numeric_init() noexcept nogil
+    double rf_strtod_c(const char* s) noexcept nogil
+
+if not rf_c_numeric_init():
+    raise MemoryError("cannot create the C locale that numbers are read in")
 
 # Exact powers of ten representable as doubles (Clinger's fast path).
 cdef double[23] POW10
@@ -461,7 +473,7 @@ cdef int _to_float32(Cursor* c, const uint8_t* begin, uint64_t m, int64_t e, bin
             return E_BAD_NUMBER
         memcpy(buf, begin, n)
         buf[n] = 0
-        d = fabs(strtod(buf, NULL))
+        d = fabs(rf_strtod_c(buf))
     if negative:
         d = -d
     out[0] = <float>d

@@ -35,7 +35,8 @@ from libc.math cimport sqrt, isfinite, INFINITY, NAN
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from _rastercommon cimport (OK, E_SHAPE, COMPOSE_PAINT, COMPOSE_MAX, _fill_bytes, _max_bytes,
+from _status cimport OK, E_SHAPE
+from _rastercommon cimport (COMPOSE_PAINT, COMPOSE_MAX, _fill_bytes, _max_bytes,
                             _same_values, _check_drawing)
 
 

@@ -4,12 +4,8 @@
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
-# Status codes; rasterfast/render.py::_STATUS turns them into exceptions.
-cdef enum:
-    OK = 0
-    E_DRAWING_OFFSETS = 1    # drawing_offsets out of range or decreasing (detail: drawing)
-    E_STROKE_OFFSETS = 2     # stroke_offsets out of range or decreasing (detail: stroke)
-    E_SHAPE = 3              # an argument's shape does not fit the others (a caller bug)
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into exceptions).
+from _status cimport OK, E_DRAWING_OFFSETS, E_STROKE_OFFSETS
 
 cdef enum:
     COMPOSE_PAINT = 0

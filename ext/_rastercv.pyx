@@ -52,7 +52,8 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-from _rastercommon cimport (OK, E_SHAPE, COMPOSE_PAINT, _fill_bytes, _max_bytes, _same_values,
+from _status cimport OK, E_SHAPE
+from _rastercommon cimport (COMPOSE_PAINT, _fill_bytes, _max_bytes, _same_values,
                             _check_drawing)
 from _cvresize cimport RESIZE_AVG2X2, RESIZE_COPY, Resize, _resize, _resize_setup
 
@@ -421,7 +422,7 @@ cdef void _cv_segment(CvCtx* g, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
 
 cdef enum:
     SHAPE_KEYS = 511 * 511            # (dx, dy) in [-255, 255]^2
-    SHAPE_POOL_LIMIT = 1 << 25        # int16 entries (64 MiB): past it, shapes are not kept
+    SHAPE_POOL_LIMIT = 1 << 25        # int16 entries (64 MiB): the pool of a one-call cache
 
 
 cdef struct ShapeCache:
@@ -433,6 +434,8 @@ cdef struct ShapeCache:
     int32_t* index                    # key -> 1 + offset into pool; 0 unknown; -1 not kept
     int16_t* pool
     Py_ssize_t used, cap
+    Py_ssize_t limit                  # int16 entries the pool may hold: past it, shapes
+                                      # are drawn uncached (its memory bound)
     int32_t* rec                      # recording rows: lo, hi, lo2, hi2 (4 x height)
 
 
@@ -445,11 +448,13 @@ cdef void _cache_free(ShapeCache* c) noexcept nogil:
     c.rec = NULL
 
 
-cdef bint _cache_init(ShapeCache* c, int height) noexcept nogil:
-    """Allocate; False (and nothing allocated) when memory is short: drawing goes on uncached."""
+cdef bint _cache_init(ShapeCache* c, int height, Py_ssize_t limit) noexcept nogil:
+    """Allocate, for a pool of at most ``limit`` int16 entries; False (and nothing
+    allocated) when memory is short: drawing goes on uncached."""
     cdef int k
     c.index = <int32_t*>calloc(SHAPE_KEYS, sizeof(int32_t))
-    c.cap = 1 << 16
+    c.limit = limit if limit > 0 else 0
+    c.cap = (1 << 16) if c.limit > (1 << 16) else (c.limit if c.limit > 0 else 1)
     c.used = 0
     c.pool = <int16_t*>malloc(c.cap * sizeof(int16_t))
     c.rec = <int32_t*>malloc(4 * height * sizeof(int32_t))
@@ -469,7 +474,7 @@ cdef int32_t _cache_build(CvCtx* g, ShapeCache* c, int64_t x0, int64_t y0, int64
     """Draw the segment into recording rows and keep its shape; returns its index entry."""
     cdef CvCtx rec = g[0]
     cdef int H = g.height, y, first = -1, last = -1, k
-    cdef Py_ssize_t need, off
+    cdef Py_ssize_t need, off, grow
     cdef int16_t* row
     cdef int16_t* grown
     rec.lo = c.rec
@@ -487,14 +492,16 @@ cdef int32_t _cache_build(CvCtx* g, ShapeCache* c, int64_t x0, int64_t y0, int64
                 first = y
             last = y
     need = 2 + 4 * (last - first + 1) if first >= 0 else 2
-    if rec.overflow or c.used + need > SHAPE_POOL_LIMIT:
+    if rec.overflow or c.used + need > c.limit:
         off = -2
     else:
         if c.used + need > c.cap:
-            grown = <int16_t*>realloc(c.pool, 2 * (c.used + need + c.cap) * sizeof(int16_t))
+            grow = 2 * (c.used + need + c.cap)
+            grow = grow if grow < c.limit else c.limit
+            grown = <int16_t*>realloc(c.pool, grow * sizeof(int16_t))
             if grown != NULL:
                 c.pool = grown
-                c.cap = 2 * (c.used + need + c.cap)
+                c.cap = grow
         if c.used + need > c.cap:
             off = -2
         else:
@@ -679,16 +686,37 @@ cdef class _ShapeStore:
 
     One per thread and thickness (rasterfast.render keeps it in a threading.local):
     a kernel call uses it with the GIL released, so it must not be shared between threads.
+    It never holds more than ``max_bytes`` (the key index, 1 MiB, the recording rows and
+    the shape pool together; nothing at all when ``max_bytes`` leaves no pool of at least
+    128 KiB): once the pool is full, new shapes are drawn without the cache.
     """
     cdef ShapeCache c
     cdef bint ok
     cdef readonly int thickness
+    cdef readonly Py_ssize_t max_bytes
 
-    def __cinit__(self, int thickness):
+    def __cinit__(self, int thickness, Py_ssize_t max_bytes):
         self.thickness = thickness
-        self.ok = _cache_init(&self.c, 256)
+        self.max_bytes = max_bytes
+        fixed = SHAPE_KEYS * sizeof(int32_t) + 4 * 256 * sizeof(int32_t)
+        # below the index and recording rows, nothing is allocated: drawing goes uncached
+        self.ok = (max_bytes >= fixed + (1 << 17)
+                   and _cache_init(&self.c, 256, (max_bytes - fixed) // sizeof(int16_t)))
         if not self.ok:
             self.c.index = NULL
+
+    @property
+    def nbytes(self):
+        """Bytes allocated now: index, recording rows and the pool's capacity."""
+        if not self.ok:
+            return 0
+        return (SHAPE_KEYS * sizeof(int32_t) + 4 * 256 * sizeof(int32_t)
+                + self.c.cap * sizeof(int16_t))
+
+    @property
+    def pool_bytes(self):
+        """Bytes of the shapes kept so far."""
+        return self.c.used * sizeof(int16_t) if self.ok else 0
 
     def __dealloc__(self):
         if self.ok:
@@ -789,7 +817,7 @@ def _render_cv256(const int16_t[::1] xs, const int16_t[::1] ys,
         return status, -1
     with nogil:
         # the shape cache pays for itself once a batch has a few thousand segments
-        cached = own and xs.shape[0] >= 4096 and _cache_init(&cache, 256)
+        cached = own and xs.shape[0] >= 4096 and _cache_init(&cache, 256, SHAPE_POOL_LIMIT)
         if own and not cached:
             cache.index = NULL
         for i in range(n):

@@ -4,8 +4,8 @@
 ``_scan_ndjson`` finds, in each line, the value spans of the keys a drawing
 record has (the drawing itself is parsed later by ``_parse``); ``_parse_bin``
 decodes Google's binary format. Both check every read against the end of the
-buffer and report problems as status codes, mapped to messages in
-``rasterfast/readers/_ndjson.py`` and ``rasterfast/readers/_binary.py``.
+buffer and report problems as status codes (``ext/_status.pxd``), mapped to
+messages in ``rasterfast.errors.STATUS_ERRORS``.
 """
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -23,19 +23,11 @@ cdef enum:
     F_DRAWING = 5
     N_FIELDS = 6
 
-# ndjson line status codes.
-cdef enum:
-    J_OK = 0
-    J_NOT_OBJECT = 1      # line does not start with '{'
-    J_BAD_KEY = 2         # expected a quoted key
-    J_EXPECT_COLON = 3
-    J_BAD_VALUE = 4
-    J_EXPECT_COMMA = 5    # expected ',' or '}'
-    J_TRUNCATED = 6
-    J_TRAILING = 7
-    J_TOO_DEEP = 8
-    J_NO_DRAWING = 9
-    J_BLANK = 10          # whitespace only: not a record
+# Status codes: ext/_status.pxd (OK, J_* per ndjson line, B_* for .bin records).
+from _status cimport (
+    OK, J_NOT_OBJECT, J_BAD_KEY, J_EXPECT_COLON, J_BAD_VALUE, J_EXPECT_COMMA, J_TRUNCATED,
+    J_TRAILING, J_TOO_DEEP, J_NO_DRAWING, J_BLANK, B_INCOMPLETE, B_BAD_RECOGNIZED, B_NO_STROKES,
+    B_EMPTY_STROKE, B_TOO_MANY_POINTS)
 
 cdef int MAX_DEPTH = 64
 
@@ -158,7 +150,7 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
         for i in range(n):
             line = base + starts[i]
             end = base + ends[i]
-            st = J_OK
+            st = OK
             p = _ws(line, end)
             if p >= end:
                 status[i] = J_BLANK
@@ -215,7 +207,7 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
                             st = J_EXPECT_COMMA
                             break
                         p = _ws(p + 1, end)
-                if st == J_OK:
+                if st == OK:
                     p = _ws(p, end)
                     if p < end:
                         st = J_TRAILING
@@ -224,16 +216,6 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
             status[i] = st
             err_off[i] = p - line
     return spans_arr, escaped_arr, status_arr, offset_arr
-
-
-# Binary record status codes.
-cdef enum:
-    B_OK = 0
-    B_INCOMPLETE = 1      # the buffer ends inside the record: read more
-    B_BAD_RECOGNIZED = 2  # not 0 or 1: the stream is corrupt (or not this format)
-    B_NO_STROKES = 3
-    B_EMPTY_STROKE = 4
-    B_TOO_MANY_POINTS = 5
 
 
 def _parse_bin(const uint8_t[::1] data, int64_t max_points, int64_t max_records):
@@ -272,7 +254,7 @@ def _parse_bin(const uint8_t[::1] data, int64_t max_points, int64_t max_records)
     cdef uint16_t n_strokes, n_points
     cdef uint64_t kid
     cdef uint32_t stamp
-    cdef int status = B_OK, b
+    cdef int status = OK, b
     so[0] = 0
     do[0] = 0
     with nogil:
@@ -322,7 +304,7 @@ def _parse_bin(const uint8_t[::1] data, int64_t max_points, int64_t max_records)
                 npts += n_points
                 nstr += 1
                 so[nstr] = npts
-            if status != B_OK:
+            if status != OK:
                 npts = np0
                 nstr = ns0
                 break

@@ -15,7 +15,7 @@ One pass over the flat columns (``rasterfast/batch.py``) writes every cell of
   ``(0, 0, 0, 0, 1)`` (end of sketch); stroke-3 padding rows are ``(0, 0, 0)``.
   No start token (sketch-rnn's ``pad_batch`` adds ``S0`` itself).
 
-A drawing of more than ``L`` points is an error (status ``E_LONG``) unless
+A drawing of more than ``L`` points is an error (status ``E_SEQUENCE_LONG``) unless
 ``truncate``: then its first ``L`` points are kept, the last kept point gets
 ``pen = 1`` (the cut stroke ends there) and ``cut[i] = 1``.
 
@@ -37,12 +37,8 @@ ctypedef fused out_t:
     int16_t
     float
 
-cdef enum:
-    OK = 0
-    E_SHAPE = 1          # output shapes do not fit the batch (a caller bug; detail -1)
-    E_OFFSETS = 2        # offsets out of range or decreasing (detail: drawing)
-    E_LONG = 3           # a drawing has more points than L (detail: drawing)
-    E_RANGE = 4          # an int16 offset would overflow (detail: drawing)
+# Status codes: ext/_status.pxd (detail: the drawing; -1 for E_SHAPE, a caller bug).
+from _status cimport OK, E_SHAPE, E_OFFSETS, E_SEQUENCE_LONG, E_SEQUENCE_INT16
 
 
 def _to_sequences(const coord_t[::1] x, const coord_t[::1] y,
@@ -86,7 +82,7 @@ def _to_sequences(const coord_t[::1] x, const coord_t[::1] y,
             keep = npts
             if npts > L:
                 if not truncate:
-                    status, pos = E_LONG, i
+                    status, pos = E_SEQUENCE_LONG, i
                     break
                 keep = L
                 cut[i] = 1
@@ -115,7 +111,7 @@ def _to_sequences(const coord_t[::1] x, const coord_t[::1] y,
                         dy = <int32_t>y[q] - <int32_t>py
                     if out_t is int16_t:
                         if dx < -32768 or dx > 32767 or dy < -32768 or dy > 32767:
-                            status, pos = E_RANGE, i
+                            status, pos = E_SEQUENCE_INT16, i
                             break
                     px = x[q]
                     py = y[q]

@@ -67,13 +67,10 @@ ctypedef fused coord_t:
     float
     double
 
-# Status codes; rasterfast/simplify.py::_REASONS turns them into messages.
-cdef enum:
-    OK = 0
-    E_TOO_LONG = 1      # per drawing: a stroke resamples to more than max_points (detail: stroke)
-    E_NONFINITE = 2     # per drawing: NaN or infinite coordinate (detail: point)
-    E_OFFSETS = 3       # whole call: offsets out of range or decreasing
-    E_NOMEM = 4         # whole call: out of memory
+# Status codes: ext/_status.pxd (rasterfast.errors.STATUS_ERRORS turns them into messages).
+# Per drawing: E_TOO_LONG (detail: stroke of the drawing), E_NONFINITE_POINT (detail: point);
+# whole call: E_LENGTHS, E_OFFSETS, E_NOMEM.
+from _status cimport OK, E_TOO_LONG, E_NONFINITE_POINT, E_LENGTHS, E_OFFSETS, E_NOMEM
 
 
 ctypedef struct Scratch:
@@ -345,7 +342,7 @@ def _simplify(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
     cdef int64_t[::1] ddet
     cdef int64_t[::1] out_so
     if y.shape[0] != P or (timed and t.shape[0] != P) or S < 0 or N < 0:
-        return E_OFFSETS, None, None, None, None, None, None
+        return E_LENGTHS, None, None, None, None, None, None
     dstat = np.zeros(N, np.uint8)
     ddet = np.zeros(N, np.int64)
     out_so = np.zeros(S + 1, np.int64)
@@ -408,8 +405,8 @@ def _simplify(const coord_t[::1] x, const coord_t[::1] y, const int32_t[::1] t,
                     if p == p0 or vy > My:
                         My = vy
                 if bad >= 0:
-                    dstat[i] = E_NONFINITE
-                    ddet[i] = bad - p0
+                    dstat[i] = E_NONFINITE_POINT
+                    ddet[i] = bad
                     for j in range(s0, s1):
                         out_so[j + 1] = sc.n_o
                     continue

@@ -17,11 +17,12 @@ used, so a tampered file gives a status, never a read out of bounds.
 from libc.stdint cimport int64_t, uint64_t, uint8_t
 from libc.string cimport memcpy
 
-cdef enum:
-    OK = 0
-    E_INDEX = 1          # a shard or row outside its bounds (detail: position in rows)
-    E_OFFSETS = 2        # a shard's offsets out of range or decreasing (detail: position)
-    E_OUTPUT = 3         # outputs too small for the sizes (a caller bug; detail: position)
+# Status codes: ext/_status.pxd (detail: position in rows). E_STORE_ROW: a shard or row
+# outside its bounds; E_STORE_OFFSETS: a shard's offsets out of range or decreasing;
+# E_SHAPE: outputs too small for the sizes (a caller bug).
+from _status cimport OK, E_STORE_ROW, E_STORE_OFFSETS, E_SHAPE
+
+import numpy as np
 
 
 cdef inline int _span(const uint64_t *drawing_offsets, const uint64_t *stroke_offsets,
@@ -31,24 +32,24 @@ cdef inline int _span(const uint64_t *drawing_offsets, const uint64_t *stroke_of
     """The strokes ``[s0, s1)`` and points ``[p0, p1)`` of drawing ``r`` of shard ``m``.
 
     Every value is checked against the shard's counts before it is used as an index;
-    returns OK, E_INDEX (shard or row out of range, or an unmapped shard) or E_OFFSETS.
+    returns OK, E_STORE_ROW (shard or row out of range, or an unmapped shard) or E_STORE_OFFSETS.
     """
     cdef const int64_t *do
     cdef const int64_t *so
     if m < 0 or m >= k or drawing_offsets[m] == 0 or stroke_offsets[m] == 0:
-        return E_INDEX
+        return E_STORE_ROW
     if r < 0 or r >= n_drawings[m]:
-        return E_INDEX
+        return E_STORE_ROW
     do = <const int64_t *>drawing_offsets[m]
     so = <const int64_t *>stroke_offsets[m]
     s0[0] = do[r]
     s1[0] = do[r + 1]
     if s0[0] < 0 or s1[0] < s0[0] or s1[0] > n_strokes[m]:
-        return E_OFFSETS
+        return E_STORE_OFFSETS
     p0[0] = so[s0[0]]
     p1[0] = so[s1[0]]
     if p0[0] < 0 or p1[0] < p0[0] or p1[0] > n_points[m]:
-        return E_OFFSETS
+        return E_STORE_OFFSETS
     return OK
 
 
@@ -70,9 +71,9 @@ def _stroke_sizes(const uint64_t[::1] drawing_offsets, const uint64_t[::1] strok
     if shards.shape[0] != n or out_strokes.shape[0] != n or out_points.shape[0] != n or \
             stroke_offsets.shape[0] != k or n_drawings.shape[0] != k or \
             n_strokes.shape[0] != k or n_points.shape[0] != k:
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     if n and not k:
-        return E_INDEX, 0
+        return E_STORE_ROW, 0
     with nogil:
         for i in range(n):
             status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
@@ -115,14 +116,14 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             n_points.shape[0] != k or coord_bytes not in (2, 4) or \
             oy.shape[0] != ox.shape[0] or (times and ot.shape[0] != 4 * out_points) or \
             out_strokes < 0:
-        return E_OUTPUT, -1
+        return E_SHAPE, -1
     if n and not k:
-        return E_INDEX, 0
+        return E_STORE_ROW, 0
     with nogil:
         for i in range(n):
             m = shards[i]
             if m < 0 or m >= k or xs[m] == 0 or ys[m] == 0 or (times and ts[m] == 0):
-                status, pos = E_INDEX, i
+                status, pos = E_STORE_ROW, i
                 break
             status = _span(&drawing_offsets[0], &stroke_offsets[0], &n_drawings[0],
                            &n_strokes[0], &n_points[0], k, m, rows[i], &s0, &s1, &p0, &p1)
@@ -133,12 +134,12 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             base = out_drawing_offsets[i]
             if base < 0 or out_drawing_offsets[i + 1] - base != s1 - s0 or \
                     out_drawing_offsets[i + 1] > out_strokes or q + (p1 - p0) > out_points:
-                status, pos = E_OUTPUT, i
+                status, pos = E_SHAPE, i
                 break
             for j in range(s1 - s0):
                 # a stroke that starts outside its drawing's points is a tampered file
                 if so[s0 + j] < p0 or so[s0 + j] > p1:
-                    status, pos = E_OFFSETS, i
+                    status, pos = E_STORE_OFFSETS, i
                     break
                 out_stroke_offsets[base + j] = so[s0 + j] - p0 + q
             if status != OK:
@@ -153,7 +154,103 @@ def _stroke_copy(const uint64_t[::1] drawing_offsets, const uint64_t[::1] stroke
             q += p1 - p0
         if status == OK:
             if q != out_points:
-                status, pos = E_OUTPUT, n
+                status, pos = E_SHAPE, n
             else:
                 out_stroke_offsets[out_strokes] = q
     return status, pos
+
+
+def _locate(const int64_t[::1] offsets, const int64_t[::1] rows, int64_t[::1] files,
+            int64_t[::1] local, int64_t[::1] index):
+    """Where each of ``rows`` lies: its file, its row in that file, and the files read.
+
+    File ``m`` holds rows ``[offsets[m], offsets[m + 1])`` (``offsets`` non-decreasing,
+    from 0). For every ``i``: ``local[i]`` is row ``rows[i]``'s row in its file and
+    ``index[i]`` the position of its file in ``files``, which receives the distinct
+    files in order of first appearance. Returns ``(status, count)``: OK and the number
+    of distinct files, or E_STORE_ROW and the position of a row outside ``[0, offsets[-1])``.
+    """
+    cdef Py_ssize_t n = rows.shape[0], k = offsets.shape[0] - 1, i, j
+    cdef Py_ssize_t lo, hi, mid, w = 0, last = -1
+    cdef int64_t r, m
+    cdef Py_ssize_t bad = -1
+    if k < 0 or files.shape[0] < n or local.shape[0] != n or index.shape[0] != n:
+        return E_SHAPE, -1
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            if k == 0 or r < 0 or r >= offsets[k]:
+                bad = i
+                break
+            # the last file m with offsets[m] <= r (empty files are skipped by side=right)
+            lo, hi = 0, k
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offsets[mid] <= r:
+                    lo = mid
+                else:
+                    hi = mid
+            m = lo
+            local[i] = r - offsets[m]
+            # a batch reads few files, mostly in runs: the previous one, then a scan
+            if last >= 0 and files[last] == m:
+                index[i] = last
+                continue
+            for j in range(w):
+                if files[j] == m:
+                    break
+            else:
+                j = w
+                files[w] = m
+                w += 1
+            index[i] = j
+            last = j
+    if bad >= 0:
+        return E_STORE_ROW, bad
+    return OK, w
+
+
+def _stroke_gather(const uint64_t[:, ::1] addr, const int64_t[:, ::1] sizes,
+                   Py_ssize_t coord_bytes, bint times, const int64_t[::1] shards,
+                   const int64_t[::1] rows):
+    """Gather drawing ``rows[i]`` of shard ``shards[i]`` as drawing ``i``: both passes.
+
+    ``addr`` is ``[5, k]``: per shard the addresses of its drawing offsets, stroke
+    offsets, x, y and t (0 for t when the shard keeps no times); ``sizes`` is
+    ``[3, k]``: its drawings, strokes and points. Sizes the batch
+    (:func:`_stroke_sizes`), allocates it, and copies (:func:`_stroke_copy`), the two
+    passes without the GIL. Returns ``(status, position, x, y, t, stroke_offsets,
+    drawing_offsets)``: ``x``, ``y`` as raw bytes (``coord_bytes`` a point; the caller
+    views them in the coordinate type), ``t`` int32 (empty without ``times``); the
+    arrays are None on a bad status.
+    """
+    cdef Py_ssize_t n = rows.shape[0], k = addr.shape[1], i
+    cdef int status
+    cdef Py_ssize_t pos
+    cdef int64_t total_strokes = 0, total_points = 0
+    if addr.shape[0] != 5 or sizes.shape[0] != 3 or sizes.shape[1] != k or \
+            shards.shape[0] != n or coord_bytes not in (2, 4):
+        return E_SHAPE, -1, None, None, None, None, None
+    strokes = np.empty(n, np.int64)
+    points = np.empty(n, np.int64)
+    status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shards, rows,
+                                strokes, points)
+    if status != OK:
+        return status, pos, None, None, None, None, None
+    cdef int64_t[::1] s_view = strokes, p_view = points
+    do = np.empty(n + 1, np.int64)
+    cdef int64_t[::1] do_view = do
+    do_view[0] = 0
+    for i in range(n):
+        total_strokes += s_view[i]
+        total_points += p_view[i]
+        do_view[i + 1] = total_strokes
+    x = np.empty(total_points * coord_bytes, np.uint8)
+    y = np.empty(total_points * coord_bytes, np.uint8)
+    t = np.empty(total_points * 4 if times else 0, np.uint8)
+    so = np.empty(total_strokes + 1, np.int64)
+    status, pos = _stroke_copy(addr[0], addr[1], addr[2], addr[3], addr[4], sizes[0], sizes[1],
+                               sizes[2], coord_bytes, shards, rows, do, so, x, y, t)
+    if status != OK:
+        return status, pos, None, None, None, None, None
+    return OK, -1, x, y, t.view(np.int32), so, do

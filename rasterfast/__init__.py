@@ -1,5 +1,6 @@
 """rasterfast: Quick, Draw! doodles to memory-mapped uint8 tensor shards, fast."""
 
+from ._version import __version__
 from .augment import Augment, augment
 from .batch import StrokeBatch
 from .errors import InputReadError, Reject, StrokeParseError
@@ -15,7 +16,6 @@ from .simplify import simplify
 from .entropy import sketch_entropy
 from .synth import synth
 
-__version__ = "0.1.0"
 
 __all__ = [
     "StrokeBatch",

@@ -2,10 +2,10 @@
 
 The work is in the Cython kernel ``rasterfast._ext._augment`` (GIL released, no Python
 work per drawing); this module validates, hashes ``(seed, epoch, key_id)`` into one
-random stream per drawing, and turns the kernel's status codes into exceptions in one
-place (``_STATUS``). Augmenting is a function of the drawing, its key_id, the seed and
-the epoch only: the same drawing is augmented the same way in any batch, thread or
-DataLoader worker.
+random stream per drawing, and raises the kernel's status codes as the exceptions of
+``rasterfast.errors.STATUS_ERRORS``. Augmenting is a function of the drawing, its key_id,
+the seed and the epoch only: the same drawing is augmented the same way in any batch,
+thread or DataLoader worker.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from ._config import config_fields
 from ._ext import _augment as _kernel
 from .batch import COORD_DTYPES, StrokeBatch
+from .errors import status_error
 
 __all__ = ["Augment", "augment", "as_augment", "drawing_seeds", "AUGMENT_ID", "AUGMENT_VERSION",
            "AUGMENT_PRESETS"]
@@ -52,16 +53,6 @@ AUGMENT_PRESETS = {
                 "(they hurt at 21st place)", {}),
     "none": ("no change (every drawing as stored)",
              {"scale": 0.0, "point_drop": 0.0, "keep_first": 0.0}),
-}
-
-# Kernel status codes (ext/_augment.pyx) -> exception; the one place they become messages.
-_STATUS = {
-    1: lambda d: RuntimeError("augment kernel called with arrays of the wrong sizes (a bug in "
-                              "rasterfast.augment)"),
-    2: lambda d: ValueError(f"batch offsets are out of range or decreasing (at {d}); see "
-                            "StrokeBatch.validate()"),
-    3: lambda d: ValueError(f"drawing {d} has a NaN or infinite coordinate"),
-    4: lambda d: ValueError(f"drawing {d}: time_warp moves a time outside int32 milliseconds"),
 }
 
 _SEED_SALT = np.uint64(0x2545F4914F6CDD1D)
@@ -433,7 +424,7 @@ def augment(batch: StrokeBatch, aug: Augment, *, seed: int = 0, epoch: int = 0,
         np.ascontiguousarray(batch.drawing_offsets, np.int64), seeds, aug._params(),
         batch.kind == "simplified", ox, oy, ot, oso, odo, wx, wy, src, mark, stack, skeep)
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, batch=batch, caller=__name__)
     per = {name: getattr(batch, name) for name in ("key_id", "label", "word", "countrycode",
                                                    "recognized", "timestamp", "source_id",
                                                    "record")}

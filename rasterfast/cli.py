@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return f"rasterfast {__version__}"
 
@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
-    except (StrokeParseError, ValueError, OSError) as err:
+    except (StrokeParseError, ValueError, OSError, ModuleNotFoundError) as err:
         # OSError: a finished --out, a directory that cannot be written, a missing input;
         # their messages name the path and the reason, a traceback adds nothing for a user.
+        # ModuleNotFoundError: an optional dependency (OpenCV for preview) is not installed.
         print(f"rasterfast {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -66,6 +66,7 @@ import numpy as np
 
 from ._ext import _encode as _kernel
 from .batch import StrokeBatch
+from .errors import status_error
 
 __all__ = ["encode", "CHANNELS", "Channel", "STROKE_TIME_MS", "PAUSE_MS", "STROKE_COUNT_STEP"]
 
@@ -98,19 +99,6 @@ CHANNELS: dict[str, Channel] = {
                               "(0 for the first)"),
     "stroke_count": Channel(7, True, f"min(255, {STROKE_COUNT_STEP} * strokes in the drawing)"),
 }
-
-# Kernel status codes (ext/_encode.pyx) -> exception; the one place they become messages.
-_STATUS = {
-    1: lambda d: ValueError(f"batch.drawing_offsets are inconsistent at drawing {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    2: lambda d: ValueError(f"batch.stroke_offsets are inconsistent at stroke {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    3: lambda d: RuntimeError("encode kernel called with inconsistent shapes (a bug in "
-                              "rasterfast.encoders)"),
-    4: lambda d: RuntimeError(f"encode kernel got unknown channel code {d} (a bug in "
-                              "rasterfast.encoders)"),
-}
-
 
 def check_channels(channels) -> tuple[str, ...]:
     """Return ``channels`` as a tuple of known channel names; raise if it is not one.
@@ -194,5 +182,5 @@ def encode(batch: StrokeBatch, channels: Sequence[str]) -> np.ndarray:
     status, detail = _kernel._encode(codes, t, so, do, out, STROKE_TIME_MS, PAUSE_MS,
                                      STROKE_COUNT_STEP)
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, caller=__name__)
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._ext import _entropy as _kernel
+from .errors import status_error
 
 __all__ = ["sketch_entropy"]
 
@@ -71,6 +72,5 @@ def sketch_entropy(images: np.ndarray) -> np.ndarray:
     out = np.empty(n, np.float32)
     status = _kernel._sketch_entropy(rows, out)
     if status:
-        raise RuntimeError("entropy kernel called with inconsistent shapes (a bug in "
-                           "rasterfast.entropy)")
+        raise status_error(status, caller=__name__)
     return out

@@ -41,9 +41,10 @@ import pyarrow.compute as pc
 
 from ._ext import _format as _kernel
 from .batch import StrokeBatch
+from .errors import Status, status_error
 
-__all__ = ["format_drawings", "write_kaggle_csv", "write_ndjson", "KaggleCsvWriter",
-           "NdjsonWriter", "STYLES"]
+__all__ = ["format_drawings", "write_kaggle_csv", "write_ndjson", "AtomicFileWriter",
+           "KaggleCsvWriter", "NdjsonWriter", "STYLES"]
 
 #: ``"kaggle"``: ``", "`` between items, as in the Kaggle CSVs; ``"ndjson"``:
 #: ``","``, as in Google's ndjson files.
@@ -60,25 +61,6 @@ _EMPTY_I64 = np.zeros(0, np.int64)
 _EMPTY_I32 = np.zeros(0, np.int32)
 _FLOAT_WIDTH, _INT16_WIDTH, _INT32_WIDTH = 24, 6, 11
 _LARGE = pa.large_string()
-
-
-def _status_error(status: int, detail: int, batch: StrokeBatch) -> Exception:
-    """The one place where kernel status codes become exceptions (see ext/_format.pyx)."""
-    if status == 2:
-        d = int(np.searchsorted(batch.stroke_offsets[batch.drawing_offsets], detail, "right")) - 1
-        return ValueError(f"drawing {d} has a non-finite coordinate at point {detail} "
-                          f"(x={batch.x[detail]}, y={batch.y[detail]}): JSON has no NaN or "
-                          "Infinity")
-    if status == 3:
-        return ValueError(f"stroke_offsets are inconsistent at stroke {detail}: they must not "
-                          "decrease and must stay within the points")
-    if status == 4:
-        return ValueError(f"drawing_offsets are inconsistent at drawing {detail}")
-    if status == 5:
-        return RuntimeError(f"internal error: row prefix/suffix offsets at drawing {detail}")
-    if status == 6:
-        return ValueError("x, y, t and the offsets of the batch disagree in length")
-    return RuntimeError(f"unknown formatter status {status}")
 
 
 def _check_batch(batch) -> StrokeBatch:
@@ -122,13 +104,13 @@ def _format_chunks(batch: StrokeBatch, spaced: bool, pre=None, suf=None):
         status, nxt, pos, detail = _kernel._format(
             x, y, t, so, do, timed, spaced, pre_data, pre_off, suf_data, suf_off,
             start, buf, offsets, base)
-        if status not in (0, 1):
-            raise _status_error(status, detail, batch)
+        if status not in (Status.OK, Status.E_FULL):
+            raise status_error(status, detail, batch=batch, caller=__name__)
         if pos:
             chunks.append(memoryview(buf)[:pos])
         base += pos
         start = nxt
-        if status == 0:
+        if status == Status.OK:
             return chunks, offsets
         if pos == 0:   # the next drawing alone is larger than a buffer
             cap = max(cap * 2, int(detail))
@@ -330,7 +312,7 @@ def _ndjson_affixes(batch: StrokeBatch):
 
 
 # -- writers ----------------------------------------------------------------------------
-class _FileWriter:
+class AtomicFileWriter:
     """A file written under a temporary name and renamed on a clean close.
 
     ``.gz`` paths are gzip-compressed with a fixed header (mtime 0, no name),
@@ -390,7 +372,7 @@ class _FileWriter:
             self.abort()
 
 
-class KaggleCsvWriter(_FileWriter):
+class KaggleCsvWriter(AtomicFileWriter):
     """A Kaggle-layout CSV written batch by batch (see :func:`write_kaggle_csv`)."""
 
     def __init__(self, path, test: bool = False, compresslevel: int = 6):
@@ -409,7 +391,7 @@ class KaggleCsvWriter(_FileWriter):
         self.rows += len(batch)
 
 
-class NdjsonWriter(_FileWriter):
+class NdjsonWriter(AtomicFileWriter):
     """A Google-layout ndjson file written batch by batch (see :func:`write_ndjson`)."""
 
     def __init__(self, path, compresslevel: int = 6):

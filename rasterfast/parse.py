@@ -4,7 +4,7 @@ The work happens in the Cython kernel ``rasterfast._ext._parse`` (GIL
 released, no Python object per drawing); this module validates arguments,
 hands the kernel the texts (a list of ASCII str or bytes as it is, to be read
 in place; anything else packed into one buffer), and turns the kernel's status
-codes into messages, in one place (``_REASONS``).
+codes into errors and rejects (their messages are in ``rasterfast.errors.STATUS_ERRORS``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 
 from ._ext import _parse as _kernel
 from .batch import KINDS, StrokeBatch
-from .errors import Reject, StrokeParseError, check_on_error
+from .errors import (Reject, Status, StrokeParseError, check_on_error, status_error,
+                     status_reason)
 
 __all__ = ["parse_drawings", "detect_kind", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_STROKES"]
 
@@ -26,55 +27,6 @@ __all__ = ["parse_drawings", "detect_kind", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_S
 #: format caps strokes and points per stroke at 65,535.
 DEFAULT_MAX_POINTS = 1_000_000
 DEFAULT_MAX_STROKES = 65_535
-
-_LIST_NAMES = ("x", "y", "t")
-
-
-def _found(code: int) -> str:
-    ch = chr(code)
-    return repr(ch) if 32 <= code < 127 else f"byte 0x{code:02x}"
-
-
-# Status code -> function(detail1, detail2, detail3, kind) -> reason. The codes
-# are defined in ext/_parse.pyx; this is the only place that turns them into text.
-_REASONS = {
-    1: lambda a, b, c, k: f"expected '[' opening the drawing, found {_found(a)}",
-    2: lambda a, b, c, k: f"expected '[' opening a stroke, found {_found(a)}",
-    3: lambda a, b, c, k: f"expected '[' opening a coordinate list, found {_found(a)}",
-    4: lambda a, b, c, k: f"expected a number, found {_found(a)}",
-    5: lambda a, b, c, k: f"expected ',' or ']' inside a coordinate list, found {_found(a)}",
-    6: lambda a, b, c, k: f"expected ',' or ']' after a coordinate list, found {_found(a)}",
-    7: lambda a, b, c, k: f"expected ',' or ']' after a stroke, found {_found(a)}",
-    8: lambda a, b, c, k: f"unexpected text after the drawing: {_found(a)}",
-    9: lambda a, b, c, k: "text ends inside the drawing (truncated?)",
-    10: lambda a, b, c, k: "empty stroke: a stroke needs at least one point",
-    11: lambda a, b, c, k: (f"the {_LIST_NAMES[a]} list of a stroke has "
-                            f"{'more than ' + str(c) if b > c else b} values, but x has {c}"),
-    12: lambda a, b, c, k: (f"a stroke has {a} coordinate list(s); {k} strokes have "
-                            f"{'3 (x, y, t)' if k == 'raw' else '2 (x, y)'}"),
-    13: lambda a, b, c, k: (f"a stroke has more than {3 if k == 'raw' else 2} coordinate lists "
-                            f"({'x, y, t' if k == 'raw' else 'x, y: is this a raw drawing?'})"),
-    14: lambda a, b, c, k: (f"expected an integer in the {_LIST_NAMES[a]} list "
-                            f"({'milliseconds' if a == 2 else 'simplified coordinates are 0-255'})"),
-    15: lambda a, b, c, k: f"{_LIST_NAMES[a]} coordinate outside 0-255 (simplified drawing)",
-    16: lambda a, b, c, k: (f"number too large for the {_LIST_NAMES[a]} column "
-                            f"({'int32 milliseconds' if a == 2 else 'float32'})"),
-    17: lambda a, b, c, k: "NaN and Infinity are not numbers in a drawing",
-    18: lambda a, b, c, k: "empty drawing: a drawing needs at least one stroke",
-    19: lambda a, b, c, k: f"drawing has more than {a:,} points (max_points)",
-    20: lambda a, b, c, k: f"drawing has more than {a:,} strokes (max_strokes)",
-    21: lambda a, b, c, k: "missing drawing (null)",
-    22: lambda a, b, c, k: "malformed number",
-    23: lambda a, b, c, k: "internal error: output buffer too small (please report)",
-}
-
-
-def _reason(code: int, d1: int, d2: int, d3: int, kind: str, text_len: int) -> str:
-    if code == 9 and text_len == 0:
-        return "empty text: no drawing"
-    fn = _REASONS.get(int(code))
-    return fn(int(d1), int(d2), int(d3), kind) if fn else f"unknown parser status {code}"
-
 
 def _pack(texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One uint8 buffer of all texts, int64 offsets [n + 1], uint8 validity [n]."""
@@ -184,10 +136,11 @@ def _columns(result, kind, on_error, source, records, text_len):
     rejects = []
     for idx, off, code, d1, d2, d3 in errors.tolist():
         record = int(records[idx]) if records is not None else idx
-        reason = _reason(code, d1, d2, d3, kind, text_len(idx))
+        context = {"detail2": d2, "detail3": d3, "kind": kind, "text_len": text_len(idx)}
+        offset = off if code != Status.E_NULL else -1
         if on_error == "raise":
-            raise StrokeParseError(reason, source, record, off if code != 21 else -1)
-        rejects.append(Reject(source, record, off if code != 21 else -1, reason))
+            raise status_error(code, d1, source=source, record=record, offset=offset, **context)
+        rejects.append(Reject(source, record, offset, status_reason(code, d1, **context)))
     columns = {"kind": kind, "x": x, "y": y, "t": t if kind == "raw" else None,
                "stroke_offsets": so, "drawing_offsets": do}
     return columns, kept, rejects

@@ -17,7 +17,9 @@ Two methods:
     What the Kaggle "Beluga" baseline computes, pixel for pixel:
     ``cv2.line(img, p, q, value, thickness=line_width)`` per segment on a 256x256
     canvas (``LINE_8``, later segments over earlier ones), then
-    ``cv2.resize(img, (S, S))`` (``INTER_LINEAR``). OpenCV is not needed.
+    ``cv2.resize(img, (S, S))`` (``INTER_LINEAR``). OpenCV is not needed. Each thread
+    keeps the shapes of the segments it has drawn for the next batches, in at most
+    :data:`SHAPE_CACHE_BYTES` (16 MiB) for as long as the thread lives.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from ._ext import _raster as _kernel
 from ._ext import _rastercv as _cvkernel
 from .batch import StrokeBatch
+from .errors import status_error
 
 __all__ = ["render", "rasterize", "METHODS", "COMPOSE", "GEOMETRIES", "SIZE_RANGE"]
 
@@ -51,15 +54,6 @@ _CANVAS = 256                # the opencv256 canvas
 _COEF = 2048                 # INTER_LINEAR's fixed-point weight scale (11 bits)
 _MAX_THICKNESS = 64          # the kernel's limit for opencv256 line widths
 
-# Kernel status codes (ext/_raster.pyx) -> exception; the one place they become messages.
-_STATUS = {
-    1: lambda d: ValueError(f"batch.drawing_offsets are inconsistent at drawing {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    2: lambda d: ValueError(f"batch.stroke_offsets are inconsistent at stroke {d} "
-                            "(out of range or decreasing); see StrokeBatch.validate()"),
-    3: lambda d: RuntimeError("raster kernel called with inconsistent shapes (a bug in "
-                              "rasterfast.render)"),
-}
 _COMPOSE_CODE = {"paint": 0, "max": 1}
 _RESIZE_GENERIC, _RESIZE_AVG2X2, _RESIZE_COPY = 0, 1, 2
 
@@ -247,7 +241,7 @@ def rasterize(batch: StrokeBatch, intensity: np.ndarray, *, size: int, line_widt
             xs, ys, so, do, intensity, out, int(line_width), _COMPOSE_CODE[compose], mode,
             xtab, ytab, xinv, rowmask, canvas, _shape_store(int(line_width)))
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, caller=__name__)
     return out
 
 
@@ -293,15 +287,23 @@ def _check_out(out, shape):
 
 
 _LOCAL = threading.local()
+#: The most memory the opencv256 segment-shape cache of one thread holds (bytes): the
+#: shapes kept between calls, so that later batches reuse those of earlier ones. Past it,
+#: new shapes are drawn without the cache (the same pixels, slower). The 6,880 drawings of
+#: the Kaggle sample keep 8.2 MiB of shapes at line width 6; it was up to ~65 MiB a thread.
+SHAPE_CACHE_BYTES = 16 << 20
 
 
 def _shape_store(thickness):
-    """This thread's opencv256 segment-shape cache for ``thickness`` (kept between calls,
-    so later batches reuse the shapes of earlier ones; one thickness at a time, at most
-    about 65 MiB; per thread because the kernel uses it with the GIL released)."""
+    """The opencv256 segment-shape cache of the calling thread for ``thickness``.
+
+    Kept between calls, one thickness at a time, at most :data:`SHAPE_CACHE_BYTES`;
+    per thread because the kernel uses it with the GIL released. It lives as long as the
+    thread (a threading.local).
+    """
     store = getattr(_LOCAL, "shapes", None)
     if store is None or store.thickness != thickness:
-        store = _LOCAL.shapes = _cvkernel._ShapeStore(thickness)
+        store = _LOCAL.shapes = _cvkernel._ShapeStore(thickness, SHAPE_CACHE_BYTES)
     return store
 
 
@@ -314,7 +316,7 @@ def _bbox_fit(batch):
         np.ascontiguousarray(batch.stroke_offsets, np.int64),
         np.ascontiguousarray(batch.drawing_offsets, np.int64), fit)
     if status:
-        raise _STATUS[status](detail)
+        raise status_error(status, detail, caller=__name__)
     return fit
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ._ext._sequence import _to_sequences
 from .batch import StrokeBatch
+from .errors import Status, status_error
 
 __all__ = ["to_stroke3", "to_stroke5", "from_stroke3", "convert_batch", "FORMATS", "ON_LONG"]
 
@@ -35,24 +36,13 @@ FORMATS = {"stroke3": 3, "stroke5": 5}
 #: What to do with a drawing of more than ``max_len`` points.
 ON_LONG = ("raise", "truncate")
 
-# kernel status codes (ext/_sequence.pyx)
-_E_SHAPE, _E_OFFSETS, _E_LONG, _E_RANGE = 1, 2, 3, 4
-
-
-def _raise(status: int, pos: int, batch: StrokeBatch, max_len: int, dtype) -> None:
-    """The one place kernel statuses become exceptions."""
-    if status == _E_LONG:
-        n = int(batch.points_per_drawing()[pos])
-        raise ValueError(f"drawing {pos} of the batch (key_id {int(batch.key_id[pos])}) has "
-                         f"{n} points, more than max_len={max_len}: raise max_len, or pass "
-                         "on_long='truncate' to keep the first max_len points")
-    if status == _E_RANGE:
-        raise ValueError(f"drawing {pos} of the batch has an offset outside int16 "
-                         f"(coordinates beyond 0-255?): use dtype=float32")
-    if status == _E_OFFSETS:
-        raise ValueError(f"drawing {pos}: broken stroke or drawing offsets "
-                         "(see StrokeBatch.validate())")
-    raise RuntimeError(f"sequence kernel status {status} at {pos} (a rasterfast bug)")
+def _raise(status: int, pos: int, batch: StrokeBatch, max_len: int) -> None:
+    """Raise the kernel's status (the context its message needs: rasterfast.errors)."""
+    context = {}
+    if status == Status.E_SEQUENCE_LONG:
+        context = {"key_id": int(batch.key_id[pos]), "max_len": max_len,
+                   "points": int(batch.points_per_drawing()[pos])}
+    raise status_error(status, pos, caller=__name__, **context)
 
 
 def convert_batch(batch, width: int, max_len, on_long: str, dtype, out=None):
@@ -89,7 +79,7 @@ def convert_batch(batch, width: int, max_len, on_long: str, dtype, out=None):
                                 np.ascontiguousarray(batch.drawing_offsets, np.int64),
                                 on_long == "truncate", out, lengths, cut)
     if status:
-        _raise(status, pos, batch, max_len, dtype)
+        _raise(status, pos, batch, max_len)
     return out, lengths, cut.view(bool)
 
 

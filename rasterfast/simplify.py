@@ -1,8 +1,9 @@
 """Raw drawings to Google's simplified form, in the Cython kernel ``rasterfast._ext._simplify``.
 
 The kernel releases the GIL and does no Python work per drawing; this module
-validates arguments, turns the kernel's status codes into messages (in one
-place, ``_REASONS``) and carries the per-drawing columns over.
+validates arguments, turns the kernel's status codes into errors and rejects (their
+messages are in ``rasterfast.errors.STATUS_ERRORS``) and carries the per-drawing
+columns over.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ._ext import _simplify as _kernel
 from .batch import StrokeBatch
-from .errors import Reject, check_on_error
+from .errors import Reject, check_on_error, status_error, status_reason
 from .parse import warn_rejects
 
 __all__ = ["simplify", "DEFAULT_MAX_POINTS"]
@@ -25,20 +26,6 @@ DEFAULT_MAX_POINTS = 4_194_304
 
 _PER_DRAWING = ("key_id", "label", "word", "countrycode", "recognized", "timestamp",
                 "source_id", "record")
-
-# Status code -> function(detail, max_points) -> reason. The codes are defined
-# in ext/_simplify.pyx; this is the only place that turns them into text.
-_REASONS = {
-    1: lambda d, mp: (f"stroke {d} resamples to more than max_points={mp:,} points "
-                      f"(raise max_points or leave the drawing out)"),
-    2: lambda d, mp: f"point {d} has a NaN or infinite coordinate",
-}
-_CALL_ERRORS = {
-    3: (ValueError, "batch offsets are out of range or decreasing; "
-                    "StrokeBatch.validate() names the broken invariant"),
-    4: (MemoryError, "out of memory while simplifying"),
-}
-
 
 def _positive_float(name: str, value, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -175,8 +162,7 @@ def simplify(batch: StrokeBatch, *, epsilon: float = 2.0, spacing: float = 1.0,
     status, ox, oy, ot, oso, dstat, ddet = _kernel._simplify(
         x, y, t, so, do, eps, step, int(max_points))
     if status:
-        exc, msg = _CALL_ERRORS.get(int(status), (RuntimeError, f"unknown status {status}"))
-        raise exc(msg)
+        raise status_error(status, caller=__name__)
 
     per_drawing = {name: getattr(batch, name).copy() for name in _PER_DRAWING}
     out = StrokeBatch(kind="simplified", x=ox, y=oy, t=ot if timed else np.zeros(0, np.int32),
@@ -187,10 +173,11 @@ def simplify(batch: StrokeBatch, *, epsilon: float = 2.0, spacing: float = 1.0,
         return out
     rejects = []
     for i in bad.tolist():
-        reason = _REASONS[int(dstat[i])](int(ddet[i]), int(max_points))
+        reason = status_reason(dstat[i], ddet[i], batch=batch, drawing=i,
+                               max_points=int(max_points))
         source = batch.sources[batch.source_id[i]]
         if on_error == "raise":
-            raise ValueError(f"{source}, record {int(batch.record[i])} (drawing {i}): {reason}")
+            raise ValueError(f"{source}, record {int(batch.record[i])}: {reason}")
         rejects.append(Reject(source, int(batch.record[i]), -1, reason))
     keep = np.ones(len(batch), bool)
     keep[bad] = False

@@ -54,7 +54,6 @@ import functools
 import io
 import os
 import sys
-import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from .batch import KINDS, StrokeBatch
-from .formatting import KaggleCsvWriter, NdjsonWriter, _FileWriter, write_kaggle_csv
+from .formatting import AtomicFileWriter, KaggleCsvWriter, NdjsonWriter, write_kaggle_csv
 from .synth_gen import generate, perturb
 from .synth_shapes import WORDS, compile_template
 
@@ -198,21 +197,6 @@ def _check_out(out) -> Path:
     return out
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.done = total, enabled, 0
-        self.t0 = self.last = time.perf_counter()
-
-    def add(self, k: int) -> None:
-        self.done += k
-        now = time.perf_counter()
-        if self.enabled and (now - self.last > 0.5 or self.done == self.total):
-            self.last = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            print(f"\rsynth: {self.done:,}/{self.total:,} drawings ({rate:,.0f}/s)",
-                  end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
-
-
 def synth(out, n: int, format: str = "kaggle-csv", raw: bool = False, like=None, seed: int = 0,
           words=None, *, test: int = 0, compress: bool = False,
           progress: bool | None = None) -> list[Path]:
@@ -299,37 +283,41 @@ def synth(out, n: int, format: str = "kaggle-csv", raw: bool = False, like=None,
     W = len(chosen)
     n_word = [n // W + (i < n % W) for i in range(W)]
     t_word = [test // W + (i < test % W) for i in range(W)]
+    from tqdm import tqdm  # imported when used: `import rasterfast` stays light
+
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    bar = _Progress(n, show)
+    bar = tqdm(total=n, desc="synth", unit=" drawings", file=sys.stderr, disable=not show,
+               mininterval=0.5)
     written: list[Path] = []
     tests: list[StrokeBatch] = []
     start = 0
     bsize = _BATCH[kind]
-    for w, n_w, t_w in zip(chosen, n_word, t_word, strict=True):
-        if n_w == 0:
-            continue
-        path = out / f"{w}{ext}"
-        writer = KaggleCsvWriter(path) if format == "kaggle-csv" else NdjsonWriter(path)
-        with writer:
-            for bi, b0 in enumerate(range(0, n_w, bsize)):
-                m = min(bsize, n_w - b0)
-                rng = _stream(seed, w, bi, raw, pool is not None)
-                if pool is None:
-                    x, y, t, so, do = generate(_template(w), m, rng, raw)
-                else:
-                    models = pool[w]
-                    x, y, t, so, do = perturb(models.take(rng.integers(0, len(models), m)), rng)
-                batch = StrokeBatch.from_columns(kind, x, y, t, so, do,
-                                                 **_metadata(rng, m, w, seed, start + b0))
-                n_train = max(0, min(m, n_w - t_w - b0))
-                if n_train < m:
-                    tests.append(batch.take(np.arange(n_train, m)))
-                    batch = batch.take(np.arange(n_train)) if n_train else None
-                if batch is not None:
-                    writer.write(batch)
-                bar.add(m)
-        written.append(path)
-        start += n_w
+    with bar:  # closed (the line ended) also when a write fails
+        for w, n_w, t_w in zip(chosen, n_word, t_word, strict=True):
+            if n_w == 0:
+                continue
+            path = out / f"{w}{ext}"
+            writer = KaggleCsvWriter(path) if format == "kaggle-csv" else NdjsonWriter(path)
+            with writer:
+                for bi, b0 in enumerate(range(0, n_w, bsize)):
+                    m = min(bsize, n_w - b0)
+                    rng = _stream(seed, w, bi, raw, pool is not None)
+                    if pool is None:
+                        x, y, t, so, do = generate(_template(w), m, rng, raw)
+                    else:
+                        models = pool[w]
+                        x, y, t, so, do = perturb(models.take(rng.integers(0, len(models), m)), rng)
+                    batch = StrokeBatch.from_columns(kind, x, y, t, so, do,
+                                                     **_metadata(rng, m, w, seed, start + b0))
+                    n_train = max(0, min(m, n_w - t_w - b0))
+                    if n_train < m:
+                        tests.append(batch.take(np.arange(n_train, m)))
+                        batch = batch.take(np.arange(n_train)) if n_train else None
+                    if batch is not None:
+                        writer.write(batch)
+                    bar.update(m)
+            written.append(path)
+            start += n_w
     if tests:
         written.extend(_write_test(out, StrokeBatch.concat(tests), kind, gz))
     return written
@@ -345,6 +333,6 @@ def _write_test(out: Path, batch: StrokeBatch, kind: str, gz: str) -> list[Path]
     w = csv.writer(text, lineterminator="\n")
     w.writerow(["key_id", "word"])
     w.writerows(zip(batch.key_id.tolist(), batch.word.tolist(), strict=True))
-    with _FileWriter(solution) as f:
+    with AtomicFileWriter(solution) as f:
         f.write_bytes(text.getvalue().encode())
     return [test_path, solution]

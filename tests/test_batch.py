@@ -70,7 +70,7 @@ def test_take_refuses_broken_offsets():
     b = StrokeBatch.from_lists(DRAWINGS, "simplified")
     b.stroke_offsets = b.stroke_offsets.copy()
     b.stroke_offsets[-1] = 99          # past the points: nothing may be read from there
-    with pytest.raises(ValueError, match="broken offsets at drawing 2"):
+    with pytest.raises(ValueError, match="drawing 2: broken stroke or drawing offsets"):
         b.take([2])
     b = StrokeBatch.from_lists(DRAWINGS, "simplified")
     b.drawing_offsets = b.drawing_offsets.copy()
@@ -125,6 +125,52 @@ def test_ranges():
     assert ranges([], []).tolist() == []
 
 
+# -- Arrow (issue 16: the one place per-drawing columns become Arrow) -----------------------------
+def assert_same_batch(a: StrokeBatch, b: StrokeBatch):
+    assert a.kind == b.kind and len(a) == len(b) and a.has_time == b.has_time
+    for name in ("x", "y", "stroke_offsets", "drawing_offsets", "key_id", "label", "word",
+                 "countrycode", "recognized", "record"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.timestamp, b.timestamp, equal_nan=True)
+    assert [a.source_of(i) for i in range(len(a))] == [b.source_of(i) for i in range(len(b))]
+    if a.has_time:
+        assert np.array_equal(a.t, b.t)
+
+
+@pytest.mark.parametrize("kind", ["simplified", "raw"])
+def test_to_arrow_round_trips_real_drawings(data_dir, kind):
+    from rasterfast import read_drawings
+
+    files = sorted((data_dir / "ndjson" / kind).iterdir())[:2]
+    batch = StrokeBatch.concat([StrokeBatch.concat(read_drawings(f)).slice(0, 12) for f in files])
+    assert len(batch.sources) == 2 and (kind == "raw") == batch.has_time
+    table = batch.to_arrow()
+    assert table.column_names[:8] == ["key_id", "label", "word", "countrycode", "recognized",
+                                      "timestamp", "source", "record"]
+    assert table.column_names[8:] == (["x", "y", "t"] if kind == "raw" else ["x", "y"])
+    assert table.column("word").to_pylist() == batch.word.tolist()
+    assert table.column("source").to_pylist() == [batch.source_of(i) for i in range(len(batch))]
+    assert_same_batch(StrokeBatch.from_arrow(table), batch)
+    # a slice of the table (offsets not starting at 0) is the slice of the batch
+    assert_same_batch(StrokeBatch.from_arrow(table.slice(5, 12)), batch.slice(5, 17))
+    assert StrokeBatch.from_arrow(table.slice(5, 12)).sources == (batch.sources[0],
+                                                                  batch.sources[1])
+
+
+def test_to_arrow_without_strokes_and_metadata_defaults():
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified", key_id=[1, 2, 3], word=["a", "b", "c"])
+    meta = b.to_arrow(strokes=False)
+    assert "x" not in meta.column_names and meta.num_rows == 3
+    with pytest.raises(ValueError, match="no stroke column 'x'"):
+        StrokeBatch.from_arrow(meta)
+    # stroke columns alone: every per-drawing column takes its "unknown" value
+    only_strokes = b.to_arrow().select(["x", "y"])
+    back = StrokeBatch.from_arrow(only_strokes, "simplified")
+    assert [back.to_lists(i) for i in range(3)] == DRAWINGS
+    assert back.key_id.tolist() == [0, 0, 0] and back.word.tolist() == ["", "", ""]
+    assert StrokeBatch.from_arrow(StrokeBatch.empty("raw").to_arrow()).kind == "raw"
+
+
 @pytest.mark.parametrize("field, at, value", [
     ("stroke_offsets", 3, 2**60),        # one stroke "ends" 2**60 points later
     ("stroke_offsets", 5, -2**60),
@@ -138,5 +184,5 @@ def test_take_checks_offsets_before_allocating(field, at, value):
     arr = getattr(b, field).copy()
     arr[at] = value
     setattr(b, field, arr)
-    with pytest.raises(ValueError, match="broken offsets at drawing"):
+    with pytest.raises(ValueError, match="drawing [0-2]: broken stroke or drawing offsets"):
         b.take([0, 1, 2, 1])

@@ -344,7 +344,7 @@ def test_raw_without_times_prints_two_lists():
 
 def test_errors():
     b = StrokeBatch.from_lists([[[[1.0, float("nan")], [2.0, 3.0], [0, 1]]]], "raw")
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="drawing 0 has a NaN or infinite coordinate at point 1"):
         format_drawings(b)
     with pytest.raises(ValueError, match="style"):
         format_drawings(_random_batch(np.random.default_rng(0), 2, "simplified"), "csv")

@@ -1,17 +1,24 @@
-"""rasterfast preview: PNG encoding, the built-in font, contact sheets, and the command."""
+"""rasterfast preview: PNG encoding, labels, contact sheets, and the command."""
 
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from rasterfast import StrokeBatch, _font, cli, read_drawings
-from rasterfast.preview import PNG_SIGNATURE, _layout, contact_sheet, encode_png, write_png
+from rasterfast import StrokeBatch, cli, read_drawings
+from rasterfast.preview import (
+    _BACKGROUND,
+    _label_lines,
+    _layout,
+    _line_height,
+    _text_width,
+    contact_sheet,
+    encode_png,
+    write_png,
+)
 from rasterfast.recipe import Recipe
 from rasterfast.render import render
 
@@ -19,41 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """A strict reader of what encode_png writes: checks every CRC, filter type 0 only."""
-    assert data[:8] == PNG_SIGNATURE
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF, tag
-        if tag == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif tag == b"IDAT":
-            idat += body
-        pos += 12 + length
-        if tag == b"IEND":
-            break
-    assert pos == len(data)
-    w, h, depth, colour, _, _, interlace = header
-    assert depth == 8 and interlace == 0 and colour in (0, 2)
-    ch = 1 if colour == 0 else 3
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * ch)
-    assert (raw[:, 0] == 0).all()
-    img = raw[:, 1:].reshape(h, w, ch)
-    return img[:, :, 0] if ch == 1 else img
+    """The image of a PNG file as OpenCV reads it, RGB rather than BGR."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.dtype == np.uint8
+    return img[:, :, ::-1] if img.ndim == 3 else img
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 13), (40, 33, 3), (1, 300, 3)])
-def test_png_round_trip(shape):
+@pytest.mark.parametrize("level", [0, 6, 9])
+def test_png_round_trip(shape, level):
     rng = np.random.default_rng(len(shape) * 100 + shape[0])
     img = rng.integers(0, 256, shape).astype(np.uint8)
-    data = encode_png(img)
-    np.testing.assert_array_equal(decode_png(data), img)
-    via_cv2 = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img.ndim == 3:
-        via_cv2 = via_cv2[:, :, ::-1]          # OpenCV gives BGR
-    np.testing.assert_array_equal(via_cv2, img)
+    np.testing.assert_array_equal(decode_png(encode_png(img, level)), img)
+    # a view with strides (a crop, channels reversed) encodes as its values
+    crop = img[:, ::-1]
+    np.testing.assert_array_equal(decode_png(encode_png(crop, level)), crop)
 
 
 @pytest.mark.parametrize("bad, exc", [(np.zeros((4, 4), np.float32), TypeError),
@@ -64,6 +52,8 @@ def test_png_round_trip(shape):
 def test_png_bad_images(bad, exc):
     with pytest.raises(exc, match="image"):
         encode_png(bad)
+    with pytest.raises(ValueError, match="level"):
+        encode_png(np.zeros((2, 2), np.uint8), level=10)
 
 
 def test_write_png_atomic(tmp_path):
@@ -73,25 +63,26 @@ def test_write_png_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
-def test_font_covers_printable_ascii():
-    seen = {}
-    for code in range(32, 127):
-        ch = chr(code)
-        rows = _font._GLYPHS[ch].split()
-        assert len(rows) <= _font.GLYPH_H, ch
-        assert all(len(r) == _font.GLYPH_W and set(r) <= {"#", "."} for r in rows), ch
-        bm = _font.glyph(ch)
-        assert (bm.any() or ch == " "), ch
-        key = bm.tobytes()
-        assert key not in seen, f"{ch!r} looks like {seen.get(key)!r}"
-        seen[key] = ch
-    np.testing.assert_array_equal(_font.glyph("\u00e9"), _font.glyph("?"))
+@pytest.mark.parametrize("text, width, want", [
+    ("cat", 100, ["cat"]),
+    ("  alarm   clock ", 1000, ["alarm clock"]),
+    ("", 100, []),
+])
+def test_label_lines_short(text, width, want):
+    assert _label_lines(text, width) == want
 
 
-def test_draw_text_clips_at_the_edges():
-    canvas = np.zeros((12, 20), np.uint8)
-    _font.draw_text(canvas, "HI", -3, 8, 9)          # partly outside: no error
-    assert set(np.unique(canvas)) <= {0, 9} and canvas[8:].any()
+@pytest.mark.parametrize("text", ["The Great Wall of China is long, longer than a cell",
+                                  "supercalifragilisticexpialidocious", "a b c d e f g h i j k"])
+def test_label_lines_fit_their_width(text):
+    width = _text_width("x" * 10)
+    lines = _label_lines(text, width)
+    assert 1 <= len(lines) <= 2
+    assert all(_text_width(line) <= width for line in lines)
+    # what is kept is the text in order; a cut line ends in "~"
+    kept = " ".join(line.rstrip("~") for line in lines)
+    assert text.replace(" ", "").startswith(kept.replace(" ", ""))
+    assert (kept.replace(" ", "") != text.replace(" ", "")) == lines[-1].endswith("~")
 
 
 def images_and_words(data_dir, n=10):
@@ -119,10 +110,15 @@ def test_contact_sheet_holds_every_tile_and_label(data_dir, preset, cols, zoom):
         assert not taken[y:y + 32 * zoom, x:x + 32 * zoom].any()
         taken[y:y + 32 * zoom, x:x + 32 * zoom] = True
     assert len({y for y, _ in lay.tiles}) == rows
-    # labels: text pixels under every tile
+    # labels: text under every tile, and nothing else on the background
+    ink = np.any(sheet.reshape(sheet.shape[0], sheet.shape[1], -1) != _BACKGROUND, axis=2)
+    for y, x in lay.tiles:
+        ink[y - 1:y + 32 * zoom + 1, x - 1:x + 32 * zoom + 1] = False   # tile and frame
     for ly, lx, width in lay.labels:
-        area = sheet[ly:ly + 2 * _font.LINE_HEIGHT, lx:lx + width]
-        assert (area == 230).any()
+        area = ink[ly:ly + 2 * _line_height(), lx:lx + width]
+        assert area.any()
+        area[...] = False
+    assert not ink.any()
 
 
 def test_contact_sheet_other_channel_counts():
@@ -150,9 +146,12 @@ def test_long_labels_stay_in_their_cell():
     sheet = contact_sheet(np.zeros((2, 1, 16, 16), np.uint8),
                           ["The Great Wall of China is long", ""], cols=2)
     ly, lx, width = lay.labels[0]
-    text = sheet == 230
-    assert text[ly:ly + 2 * _font.LINE_HEIGHT, lx:lx + width].sum() == text.sum()
-    assert text[ly + _font.LINE_HEIGHT:ly + 2 * _font.LINE_HEIGHT].any()   # two lines
+    text = sheet != _BACKGROUND
+    for y, x in lay.tiles:
+        text[y - 1:y + 17, x - 1:x + 17] = False                          # tile and frame
+    step = _line_height()
+    assert text[ly:ly + 2 * step, lx:lx + width].sum() == text.sum()
+    assert text[ly:ly + step].any() and text[ly + step:ly + 2 * step].any()   # two lines
 
 
 @pytest.fixture
@@ -280,4 +279,12 @@ def test_command_augment_errors(run_cli, tmp_path, data_dir, args, message):
     f = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[0]
     code, _, err = run_cli(f, "--out", tmp_path / "o.png", *args)
     assert code == 2 and message in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_command_without_opencv_says_what_to_install(run_cli, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)   # import cv2 raises ModuleNotFoundError
+    f = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[0]
+    code, _, err = run_cli(f, "--n", 2, "--out", tmp_path / "o.png")
+    assert code == 2 and "pip install 'rasterfast[preview]'" in err
     assert not (tmp_path / "o.png").exists()

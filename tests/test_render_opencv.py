@@ -266,3 +266,44 @@ def test_every_offset_matches_cv2_line():
             cv2.line(ref, (a, b), (c, e), 1, 6)
             bad += not np.array_equal(ours[k], ref)
     assert bad == 0, f"{bad} of {len(d)} offsets differ"
+
+
+@pytest.mark.parametrize("bound", [0, 3 << 20])
+def test_shape_cache_stays_within_its_bound(data_dir, monkeypatch, bound):
+    """Issue 16: a thread's opencv256 shape cache was kept at up to ~65 MiB for good; it now
+    holds at most render.SHAPE_CACHE_BYTES, and shapes past it are drawn (identically)
+    without it."""
+    import importlib
+    import threading
+
+    render_module = importlib.import_module("rasterfast.render")   # not the function
+    default_bound = render_module.SHAPE_CACHE_BYTES
+
+    batch = StrokeBatch.from_lists(load_simplified(data_dir, "kaggle")[:3000], "simplified")
+    values = stroke_order_values(batch)
+
+    def render_in_a_new_thread(limit):
+        monkeypatch.setattr(render_module, "SHAPE_CACHE_BYTES", limit)
+        out = {}
+
+        def work():   # a new thread: its cache starts empty
+            out["images"] = rasterize(batch, values, size=64, line_width=6, method="opencv256")
+            store = render_module._shape_store(6)
+            out["nbytes"], out["pool"] = store.nbytes, store.pool_bytes
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        return out
+
+    unbounded = render_in_a_new_thread(256 << 20)
+    bounded = render_in_a_new_thread(bound)
+    assert unbounded["pool"] > 4 << 20          # these drawings need more than the bound
+    assert 0 <= bounded["nbytes"] <= bound
+    if bound:
+        assert bounded["pool"] > 1 << 20        # it caches, up to the bound
+    else:
+        assert bounded["pool"] == 0 and bounded["nbytes"] == 0
+    np.testing.assert_array_equal(bounded["images"], unbounded["images"])
+    default = render_in_a_new_thread(default_bound)
+    assert 0 < default["nbytes"] <= default_bound

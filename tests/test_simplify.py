@@ -251,7 +251,7 @@ def test_long_stroke_is_bounded_by_max_points():
     # 2,000 segments of about 255 px each: about 510,000 resampled points
     batch = StrokeBatch.from_lists([[[[0.0, 1.0], [0.0, 1.0], [0, 1]]], _zigzag(2001)], "raw",
                                    key_id=[1, 2])
-    with pytest.raises(ValueError, match=r"record 1 \(drawing 1\): stroke 0 resamples to more "
+    with pytest.raises(ValueError, match=r"record 1: drawing 1: stroke 0 resamples to more "
                                          r"than max_points=100,000"):
         simplify(batch, max_points=100_000)
     out = simplify(batch, max_points=100_000, on_error="skip")
@@ -271,7 +271,8 @@ def test_nan_and_infinity_are_rejected_not_crashed():
         x = good.x.copy()
         x[3] = bad
         batch = dataclasses.replace(good, x=x)
-        with pytest.raises(ValueError, match="drawing 1\\): point 1 has a NaN or infinite"):
+        with pytest.raises(ValueError, match="record 1: drawing 1 has a NaN or infinite "
+                                             "coordinate at point 1"):
             simplify(batch)
         out = simplify(batch, on_error="skip")
         assert out.record.tolist() == [0, 2] and len(out.rejects) == 1

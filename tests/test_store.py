@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rasterfast import ShardFormatError, StrokeBatch, read_drawings
-from rasterfast._ext._strokes import _stroke_copy, _stroke_sizes
+from rasterfast._ext._strokes import _locate, _stroke_copy, _stroke_gather, _stroke_sizes
+from rasterfast.errors import Status
 from rasterfast.store import (
     HEADER_BYTES,
     MAGIC,
@@ -157,21 +158,21 @@ def test_kernel_checks_every_offset_it_reads():
     out_s, out_p = np.empty(1, np.int64), np.empty(1, np.int64)
     args = (addr(do), addr(so), n_d, n_s, n_p)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([0], np.int64), out_s,
-                         out_p) == (0, -1)
+                         out_p) == (Status.OK, -1)
     assert (out_s[0], out_p[0]) == (2, 6)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([1], np.int64), out_s,
-                         out_p) == (2, 0)
+                         out_p) == (Status.E_STORE_OFFSETS, 0)
     assert _stroke_sizes(*args, np.zeros(1, np.int64), np.array([2], np.int64), out_s,
-                         out_p) == (1, 0)
+                         out_p) == (Status.E_STORE_ROW, 0)
     assert _stroke_sizes(*args, np.ones(1, np.int64), np.array([0], np.int64), out_s,
-                         out_p) == (1, 0)
+                         out_p) == (Status.E_STORE_ROW, 0)
     # copy: outputs smaller than the drawing are refused before any byte is written
     ox = np.zeros(2, np.int16)
     status, _ = _stroke_copy(addr(do), addr(so), addr(x), addr(x), np.zeros(1, np.uint64), n_d,
                              n_s, n_p, 2, np.zeros(1, np.int64), np.array([0], np.int64),
                              np.array([0, 2], np.int64), np.empty(3, np.int64),
                              ox.view(np.uint8), ox.view(np.uint8), np.zeros(0, np.uint8))
-    assert status == 3
+    assert status == Status.E_SHAPE
     # a stroke offset inside the drawing's range but past its end point
     so_bad = np.array([0, 7, 6, 9], np.int64)
     status, _ = _stroke_copy(addr(do), addr(so_bad), addr(x), addr(x), np.zeros(1, np.uint64),
@@ -179,7 +180,47 @@ def test_kernel_checks_every_offset_it_reads():
                              np.array([0, 2], np.int64), np.empty(3, np.int64),
                              np.zeros(12, np.uint8), np.zeros(12, np.uint8),
                              np.zeros(0, np.uint8))
-    assert status == 2
+    assert status == Status.E_STORE_OFFSETS
+
+
+def test_locate_and_gather_kernels_match_numpy_and_check_bounds():
+    """_locate is searchsorted + unique (first-appearance order); _stroke_gather both passes,
+    refusing a bad row or tampered offsets with a status instead of reading out of bounds."""
+    rng = np.random.default_rng(5)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(0, 4, 30))]).astype(np.int64)
+    for _ in range(50):
+        rows = rng.integers(0, offsets[-1], rng.integers(0, 40))
+        files, local, index = (np.empty(max(len(rows), 1), np.int64), np.empty(len(rows), np.int64),
+                               np.empty(len(rows), np.int64))
+        status, w = _locate(offsets, rows, files, local, index)
+        ref = np.searchsorted(offsets, rows, side="right") - 1
+        assert status == 0
+        assert (files[:w][index] == ref).all() and (local == rows - offsets[ref]).all()
+        assert len(set(files[:w].tolist())) == w == len(set(ref.tolist()))
+    one = np.empty(1, np.int64)
+    assert _locate(offsets, np.array([offsets[-1]]), one, one.copy(),
+                   one.copy()) == (Status.E_STORE_ROW, 0)
+    assert _locate(offsets, np.array([-1]), one, one.copy(), one.copy()) == \
+        (Status.E_STORE_ROW, 0)
+    # gather: one shard of two drawings; drawing 1's strokes run past the shard's
+    do = np.array([0, 2, 5], np.int64)
+    so = np.array([0, 3, 6, 9], np.int64)
+    x = np.arange(9, dtype=np.int16)
+    zero = 0
+    addr = np.array([[do.ctypes.data], [so.ctypes.data], [x.ctypes.data], [x.ctypes.data],
+                     [zero]], np.uint64)
+    sizes = np.array([[2], [3], [9]], np.int64)
+    status, pos, gx, gy, gt, gso, gdo = _stroke_gather(addr, sizes, 2, False,
+                                                       np.zeros(1, np.int64), np.zeros(1, np.int64))
+    assert (status, pos) == (0, -1)
+    assert gx.view(np.int16).tolist() == list(range(6)) and gso.tolist() == [0, 3, 6]
+    assert gdo.tolist() == [0, 2] and len(gt) == 0
+    assert _stroke_gather(addr, sizes, 2, False, np.zeros(1, np.int64),
+                          np.ones(1, np.int64))[:2] == (Status.E_STORE_OFFSETS, 0)
+    assert _stroke_gather(addr, sizes, 2, False, np.ones(1, np.int64),
+                          np.zeros(1, np.int64))[:2] == (Status.E_STORE_ROW, 0)
+    assert _stroke_gather(addr, sizes, 3, False, np.zeros(1, np.int64),
+                          np.zeros(1, np.int64))[:2] == (Status.E_SHAPE, -1)
 
 
 def test_header_size_constant():
@@ -257,11 +298,14 @@ def test_a_directory_in_place_of_a_file_is_a_shard_format_error(tmp_path):
 def test_offsets_changed_between_the_two_passes_name_the_file(tmp_path, monkeypatch):
     """Issue 16 (item 9): the gather's sizing and copying passes disagreeing (a file written
     into while mapped) raised RuntimeError("a rasterfast bug"); now it names the file."""
+    from rasterfast.errors import Status
     from rasterfast.store import reader as store_reader
 
     b = StrokeBatch.from_lists([[[[1, 2], [3, 4]]], [[[5], [6]]]], "simplified")
     path = write(tmp_path / "a.strokes", b)
-    monkeypatch.setattr(store_reader, "_stroke_copy", lambda *args: (3, 1))  # E_OUTPUT
-    with pytest.raises(ShardFormatError, match="drawing 1: its offsets changed") as err:
-        StrokeSet([path], [2], "simplified").gather([0, 1])
-    assert err.value.path == str(path)
+    for pos, match in ((1, "drawing 1: its offsets changed"), (2, "offsets changed")):
+        monkeypatch.setattr(store_reader, "_stroke_gather",
+                            lambda *args, pos=pos: (Status.E_SHAPE, pos) + (None,) * 5)
+        with pytest.raises(ShardFormatError, match=match) as err:
+            StrokeSet([path], [2], "simplified").gather([0, 1])
+        assert err.value.path == str(path)

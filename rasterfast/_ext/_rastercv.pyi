@@ -14,7 +14,10 @@ def _draw_cv(
 ) -> tuple[int, int]: ...
 class _ShapeStore:
     thickness: int
-    def __init__(self, thickness: int) -> None: ...
+    max_bytes: int
+    nbytes: int
+    pool_bytes: int
+    def __init__(self, thickness: int, max_bytes: int) -> None: ...
 
 def _resize_linear(
     src: npt.NDArray[np.uint8],

@@ -18,3 +18,13 @@ def _stroke_copy(
     out_stroke_offsets: npt.NDArray[np.int64], ox: npt.NDArray[np.uint8],
     oy: npt.NDArray[np.uint8], ot: npt.NDArray[np.uint8],
 ) -> tuple[int, int]: ...
+def _locate(
+    offsets: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], files: npt.NDArray[np.int64],
+    local: npt.NDArray[np.int64], index: npt.NDArray[np.int64],
+) -> tuple[int, int]: ...
+def _stroke_gather(
+    addr: npt.NDArray[np.uint64], sizes: npt.NDArray[np.int64], coord_bytes: int, times: bool,
+    shards: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
+) -> tuple[int, int, npt.NDArray[np.uint8] | None, npt.NDArray[np.uint8] | None,
+           npt.NDArray[np.int32] | None, npt.NDArray[np.int64] | None,
+           npt.NDArray[np.int64] | None]: ...

@@ -27,7 +27,7 @@ def refuse_finished(out) -> None:
 
 def refuse_foreign(out) -> None:
     """Raise ``FileExistsError`` when ``out`` holds files but no (unfinished) shard directory."""
-    from ..format.writer import BUILD_NAME
+    from ..format.layout import BUILD_NAME
 
     out = Path(out)
     if out.is_dir() and any(out.iterdir()) and not (out / BUILD_NAME).is_file():

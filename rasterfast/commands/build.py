@@ -8,10 +8,10 @@ from ..cli import positive_int
 
 HELP = """\
 Read Quick, Draw! drawings (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst or
-inside a .zip; files, directories or globs), render them with a recipe, and write
-memory-mapped shards to DIR: manifest.json and per shard <split>/NNNNNN.images.npy
-(uint8 [n, C, S, S]), .strokes (the drawings themselves: the stroke store, ~250 bytes a
-simplified drawing), .labels.npy and .meta.parquet.
+inside a .zip; files, directories or globs, local or at fsspec URLs), render them with
+a recipe, and write memory-mapped shards to DIR: manifest.json and per shard
+<split>/NNNNNN.images.npy (uint8 [n, C, S, S]), .strokes (the drawings themselves: the
+stroke store, ~250 bytes a simplified drawing), .labels.npy and .meta.parquet.
 
 With --no-images only the stroke store is written (no images.npy): the fast path for big
 recipes. rasterfast.StrokeDataset renders batches from it on the fly, at any size and any
@@ -28,21 +28,35 @@ stops at once with an error; remove DIR or choose another to build again. A buil
 fails before its first shard (a bad input, say) leaves nothing behind, so it can be run
 again with other options.
 
+Inputs may be URLs: s3://bucket/train_simplified/, gs://..., https://host/cat.ndjson.gz,
+memory://... (a directory or glob where the filesystem lists them; an HTTP server's index
+page does). Each is read by the worker that ingests it, so every worker needs the
+protocol's package (s3fs, gcsfs, aiohttp) and its credentials (the environment, ~/.aws,
+FSSPEC_<PROTOCOL>_<OPTION> variables). The output DIR is a path, never a URL: every
+worker writes its shards there, so with --scheduler ADDRESS it must be an absolute path
+on a filesystem that all the cluster's machines mount at the same place (NFS, Lustre, a
+mounted bucket); a relative DIR is refused.
+
 Bad drawings stop the build (--on-error raise), naming the file and line; --on-error
 skip leaves them out, --on-error warn also prints each one (the first 20, then a
 count). Every one is listed in DIR/rejects.parquet, and the summary counts them.
 
-example:
+examples:
   rasterfast build train_simplified.zip test_simplified.csv --out shards64 \\
       --recipe beluga --size 64 --val-fraction 0.02
+  rasterfast build s3://my-bucket/quickdraw/train_simplified/ --out /shared/shards64 \\
+      --scheduler tcp://scheduler:8786
 """
 
 
 def register(sub) -> None:
     p = sub.add_parser("build", help="inputs to memory-mapped image shards",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--out", required=True, metavar="DIR", help="the shard directory to write")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, directories or globs; local paths or fsspec URLs")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the shard directory to write (a path every worker sees: absolute "
+                   "with --scheduler ADDRESS)")
     p.add_argument("--recipe", default="gray", help="preset name (see `rasterfast preview "
                    "--list-recipes`); default gray")
     p.add_argument("--size", type=int, help="image size in pixels, 16-512 (default 64, as "
@@ -63,7 +77,8 @@ def register(sub) -> None:
                    "summary and the manifest); warn also prints each one")
     p.add_argument("--scheduler", default="threads", metavar="threads|processes|ADDRESS",
                    help="Dask scheduler: local threads (default), processes, or the address "
-                   "of a distributed scheduler (tcp://host:8786)")
+                   "of a distributed scheduler (tcp://host:8786; then --out must be an "
+                   "absolute path on a filesystem shared by its workers)")
     p.add_argument("--workers", type=positive_int, help="local workers (default: all cores)")
     p.add_argument("--bucket-size", type=int, metavar="N",
                    help="drawings per bucket, the unit of the shuffle and of the plan and "

@@ -11,8 +11,9 @@ HELP = """\
 Render the first drawings of the inputs with a recipe and write them as one PNG grid,
 each tile with its word underneath: a look at a recipe before a full build. Inputs are
 anything `rasterfast build` reads (Kaggle CSVs, Google ndjson or .bin; plain, .gz, .zst,
-.zip; files, directories or globs); drawings are taken evenly from the inputs, in file
-order. One-channel recipes show as gray, three-channel ones as RGB (channel 0 red).
+.zip; files, directories or globs, local or at fsspec URLs such as s3://, https://);
+drawings are taken evenly from the inputs, in file order. One-channel recipes show as
+gray, three-channel ones as RGB (channel 0 red).
 
 Given a finished shard directory (one holding manifest.json) instead, it shows the stored
 images themselves, as training will see them: --split picks the split (default train),
@@ -45,7 +46,8 @@ def register(sub) -> None:
     """Add the ``preview`` subcommand to ``sub``."""
     p = sub.add_parser("preview", help="a PNG grid of drawings rendered with a recipe",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files, directories or globs")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="input files, directories or globs (local, or fsspec URLs)")
     p.add_argument("--recipe", metavar="R",
                    help="preset name (see --list-recipes), or a JSON file holding a recipe "
                         "config or a build's manifest.json; default gray")

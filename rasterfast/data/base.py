@@ -265,9 +265,23 @@ class BatchDataset(IterableDataset):
         self._shared[2] = done
         self._position = (state["epoch"], done)
 
-    def _start(self) -> tuple[int, int]:
+    def resume_point(self) -> tuple[int, int]:
+        """``(epoch, first batch)`` of the next pass.
+
+        The batch is 0, or the first unseen one when a :meth:`load_state_dict` of that
+        epoch is not used up yet. Shared with DataLoader workers, like the epoch;
+        :class:`ShardLoader` starts its passes here.
+        """
         epoch, resume_epoch, at = (int(v) for v in self._shared)
         return epoch, (at if resume_epoch == epoch else 0)
+
+    def end_pass(self, epoch: int) -> None:
+        """Record that a pass over ``epoch`` reached its end.
+
+        A resume point loaded for it is used up: the next pass starts at batch 0.
+        """
+        if int(self._shared[1]) == epoch:
+            self._shared[1] = -1
 
     # -- batches ----------------------------------------------------------------------------------
     def _epoch_order(self, epoch: int) -> EpochOrder:
@@ -323,12 +337,12 @@ class BatchDataset(IterableDataset):
     def __iter__(self):
         info = get_worker_info()
         world = self.world.with_worker(info)
-        epoch, start = self._start()
+        epoch, start = self.resume_point()
         if info is None:
             self._position = (epoch, start)
         for i, batch in self._make_batches(world.worker_batches(len(self), start), epoch):
             if info is None:
                 self._position = (epoch, i + 1)  # handed over: counts as consumed
             yield batch
-        if info is None and int(self._shared[1]) == epoch:
-            self._shared[1] = -1  # a full pass happened here: the resume point is used up
+        if info is None:  # a full pass happened here (a worker sees only its part)
+            self.end_pass(epoch)

@@ -20,7 +20,7 @@ __all__ = ["ShardLoader"]
 #: What ShardLoader reads. It relies only on this protocol: ``len(ds)``, ``ds.epoch``,
 #: ``ds.set_epoch(e)``, ``ds.state_dict(n)``, ``ds.load_state_dict(s)``,
 #: ``ds.get_batch(i, epoch, pin_memory=bool)`` (a dict with uint8 ``images``, ``labels``
-#: and maybe ``key_ids``), and the resume point ``ds._start()`` / ``ds._shared``.
+#: and maybe ``key_ids``), and the resume point ``ds.resume_point()`` / ``ds.end_pass(e)``.
 DATASETS: tuple[type, ...] = (BatchDataset,)
 
 
@@ -38,8 +38,8 @@ class ShardLoader:
     dataset : ShardDataset or StrokeDataset
     threads : int, optional
         Threads gathering batches ahead (0: gather on demand in the caller's thread).
-        The gather (``Reader.gather``: one ``memcpy`` per image) and the stroke
-        rasteriser release the GIL, so threads make batches in parallel; and there
+        The gather kernels (images from the shard maps, drawings from the ``.strokes``
+        maps) and rendering release the GIL, so threads run in parallel; and there
         is no inter-process hop: from a page-cached mmap this is the fastest setup (see
         ``bench/bench_loader.py``). Default: 2 for host batches, 1 with ``device`` (see
         Notes for the measurements behind both).
@@ -243,7 +243,7 @@ class ShardLoader:
 
     def __iter__(self):
         ds = self.dataset
-        epoch, start = ds._start()
+        epoch, start = ds.resume_point()
         self._epoch, self._consumed = epoch, start
         self.wait_seconds = 0.0
         if self._loader is not None:
@@ -260,5 +260,4 @@ class ShardLoader:
             close = getattr(source, "close", None)  # a DataLoader iterator has none
             if close is not None:
                 close()
-        if int(ds._shared[1]) == epoch:
-            ds._shared[1] = -1  # a full pass happened: the resume point is used up
+        ds.end_pass(epoch)  # a full pass happened: the resume point is used up

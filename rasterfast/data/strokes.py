@@ -94,10 +94,10 @@ return_key_ids, rank, world_size, order, window, block
         split and each batch has a ``truncated`` bool ``[B]`` marking them.
     threads : int, optional
         Threads that render. Iterating the dataset, they make ``threads`` whole batches
-        at once (one a thread, yielded in order); :meth:`get_batch` alone cuts its batch
-        into ``threads`` runs of at least 32 drawings. Default: the cores this process
-        may use, at most 8, and 1 inside a DataLoader worker process (the workers are
-        the parallelism there).
+        at once (one a thread, yielded in order; ``2 * threads`` batches in flight);
+        :meth:`get_batch` alone cuts its batch into ``threads`` runs of at least 32
+        drawings. Default: the cores this process may use, at most 8, and 1 inside a
+        DataLoader worker process (the workers are the parallelism there).
     check : {"sizes", "headers", "labels", "full"}
         What to check of the split's files when the dataset is made, as
         :class:`rasterfast.ShardDataset`'s ``check`` (``"full"`` hashes the stroke
@@ -282,7 +282,9 @@ return_key_ids, rank, world_size, order, window, block
         # Iterating: `threads` whole batches at once, one a thread, yielded in order. Cutting
         # each batch between the threads instead measured 0.97x one thread at gray 64 px on
         # a 2-core VM (each batch waited for a pool thread to wake); whole batches in
-        # parallel scale with the cores (bench/bench_stroke.py).
+        # parallel scale with the cores (bench/bench_stroke.py). 2 * threads batches are in
+        # flight, so that a thread that finishes one finds the next queued instead of
+        # waiting for this (consuming) thread to wake up and submit it.
         k = self._threads()
         if k == 1 or self.output != "image":
             yield from super()._make_batches(indices, epoch)
@@ -292,7 +294,7 @@ return_key_ids, rank, world_size, order, window, block
         try:
             for i in indices:
                 pending.append((i, pool.submit(self._whole_batch, i, epoch)))
-                if len(pending) >= k:
+                if len(pending) >= 2 * k:
                     j, f = pending.popleft()
                     yield j, f.result()
             while pending:

@@ -7,6 +7,7 @@ Writers (the build pipeline) go through :class:`Writer`; readers (``ShardDataset
 through :class:`Reader`; :func:`verify` recomputes every checksum.
 """
 
+from .layout import DATA_OFFSET, META_SCHEMA
 from .manifest import (
     CHECKSUM,
     FORMAT,
@@ -19,7 +20,7 @@ from .manifest import (
     summarize_rejects,
 )
 from .reader import Reader, VerifyReport, verify
-from .writer import DATA_OFFSET, META_SCHEMA, ShardWriter, Writer, meta_from_batch
+from .writer import ShardWriter, Writer, meta_from_batch
 
 __all__ = [
     "Writer", "ShardWriter", "Reader", "verify", "VerifyReport", "Manifest", "ShardEntry",

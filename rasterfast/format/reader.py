@@ -25,14 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._ext._gather import _gather
-from .manifest import (
-    MANIFEST_NAME,
-    Manifest,
-    ShardEntry,
-    ShardFormatError,
-    file_checksum,
-)
-from .writer import DATA_OFFSET, META_SCHEMA
+from .layout import DATA_OFFSET, META_SCHEMA
+from .manifest import MANIFEST_NAME, Manifest, ShardEntry, ShardFormatError, file_checksum
 
 __all__ = ["Reader", "verify", "VerifyReport", "CHECK_LEVELS"]
 

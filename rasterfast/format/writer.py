@@ -31,6 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .._version import __version__
+from ..batch import StrokeBatch
+from .layout import BUILD_NAME, DATA_OFFSET, META_SCHEMA
 from .manifest import (
     CHECKSUM,
     FORMAT,
@@ -51,29 +54,7 @@ from .manifest import (
     summarize_rejects,
 )
 
-__all__ = ["Writer", "ShardWriter", "META_SCHEMA", "meta_from_batch", "npy_header", "DATA_OFFSET"]
-
-#: Where the image data of every ``images.npy`` starts: a page boundary, so that the
-#: memmap of a shard is page-aligned and an O_DIRECT or GPU-direct reader can use it.
-DATA_OFFSET = 4096
-BUILD_NAME = "_build.json"
-
-#: Columns of ``meta.parquet``, one row per drawing in image order. ``timestamp`` is UTC;
-#: ``entropy`` is NaN when the build did not compute it; ``source`` names the input file
-#: and ``record`` the 0-based record within it.
-META_SCHEMA = pa.schema([
-    ("key_id", pa.uint64()),
-    ("word", pa.string()),
-    ("countrycode", pa.string()),
-    ("recognized", pa.int8()),
-    ("timestamp", pa.timestamp("us")),
-    ("entropy", pa.float32()),
-    ("n_strokes", pa.int32()),
-    ("n_points", pa.int32()),
-    ("source", pa.string()),
-    ("record", pa.int64()),
-])
-
+__all__ = ["Writer", "ShardWriter", "meta_from_batch", "npy_header"]
 
 def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
     r"""A ``.npy`` version 1.0 header for a C-order array, padded to :data:`DATA_OFFSET` bytes.
@@ -89,10 +70,11 @@ def npy_header(shape: tuple[int, ...], descr: str = "|u1") -> bytes:
     return b"\x93NUMPY\x01\x00" + hlen.to_bytes(2, "little") + (d.ljust(hlen - 1) + "\n").encode()
 
 
-def meta_from_batch(batch, entropy=None) -> pa.Table:
+def meta_from_batch(batch: StrokeBatch, entropy=None) -> pa.Table:
     """The ``meta.parquet`` table of a :class:`~rasterfast.batch.StrokeBatch` (image order).
 
-    ``entropy`` (float, one per drawing) is stored when given, NaN otherwise.
+    Its per-drawing columns come from :meth:`StrokeBatch.to_arrow`; ``entropy`` (float,
+    one per drawing) is stored when given, NaN otherwise.
     """
     n = len(batch)
     if entropy is None:
@@ -100,24 +82,19 @@ def meta_from_batch(batch, entropy=None) -> pa.Table:
     entropy = np.asarray(entropy, np.float32)
     if entropy.shape != (n,):
         raise ValueError(f"entropy must have shape ({n},) for {n} drawings, got {entropy.shape}")
-    sources = pa.array(list(batch.sources), pa.string())
-    return pa.table({
-        "key_id": pa.array(batch.key_id, pa.uint64()),
-        "word": pa.array(batch.word, pa.string()),
-        "countrycode": pa.array(batch.countrycode, pa.string()),
-        "recognized": pa.array(batch.recognized, pa.int8()),
-        "timestamp": pa.array(batch.timestamp.astype("datetime64[us]"), pa.timestamp("us")),
+    table = batch.to_arrow(strokes=False)
+    added = {
         "entropy": pa.array(entropy, pa.float32()),
         "n_strokes": pa.array(batch.strokes_per_drawing().astype(np.int32), pa.int32()),
         "n_points": pa.array(batch.points_per_drawing().astype(np.int32), pa.int32()),
-        "source": sources.take(pa.array(batch.source_id, pa.int32())),
-        "record": pa.array(batch.record, pa.int64()),
-    }, schema=META_SCHEMA)
+    }
+    return pa.table([added[f.name] if f.name in added else table.column(f.name)
+                     for f in META_SCHEMA], schema=META_SCHEMA)
 
 
 def _conform_meta(meta, n: int) -> pa.Table:
     """``meta`` as a table of META_SCHEMA (extra columns kept after it); missing columns null."""
-    if hasattr(meta, "drawing_offsets"):  # a StrokeBatch
+    if isinstance(meta, StrokeBatch):
         meta = meta_from_batch(meta)
     elif isinstance(meta, Mapping):
         meta = pa.table(dict(meta))
@@ -285,7 +262,7 @@ class ShardWriter:
     def set_meta(self, meta, entropy=None) -> None:
         """Set the metadata: a ``pyarrow.Table``, a dict of columns, or a StrokeBatch."""
         if entropy is not None:
-            if not hasattr(meta, "drawing_offsets"):
+            if not isinstance(meta, StrokeBatch):
                 raise TypeError("entropy= goes with a StrokeBatch; put it in the table otherwise")
             meta = meta_from_batch(meta, entropy)
         self._meta = _conform_meta(meta, self.n)
@@ -605,8 +582,6 @@ class Writer:
             rejects = summarize_rejects(())
         elif not isinstance(rejects, Mapping):
             rejects = summarize_rejects(rejects)
-        from .. import __version__
-
         extra = dict(extra or {})
         if timing is not None:
             extra["timing"] = timing(splits)

@@ -2,7 +2,8 @@
 
 ``rasterfast.build`` and ``rasterfast.pipeline.rerender`` are its entry points; the
 modules are one per stage: ingest, plan, render_stage; plus hashing (the order and
-split of every drawing), store (the stroke store) and progress.
+split of every drawing), shuffle (the Parquet area between the stages; the stroke store
+itself is :mod:`rasterfast.store`) and progress.
 """
 
 from .run import build, rerender

@@ -1,5 +1,7 @@
-"""Running a stage of Dask tasks with a progress line: a bar with drawings/s on a terminal,
-a log line every few seconds otherwise."""
+"""Running a stage of Dask tasks with a progress line.
+
+A tqdm bar with drawings/s on a terminal, a log line every few seconds otherwise.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ __all__ = ["run_tasks", "Progress"]
 
 
 class Progress:
-    """Counts finished tasks and the drawings they report; prints to ``stream``."""
+    """Counts finished tasks and the drawings they report; prints to ``stream``.
+
+    On a terminal, a :mod:`tqdm` bar of tasks with the drawings and drawings/s after it;
+    elsewhere (a log file, a pipe) one plain line every ``every`` seconds and at the end,
+    since a bar redrawn with carriage returns is unreadable there. ``enabled=False``
+    prints nothing (``--quiet``).
+    """
 
     def __init__(self, label: str, total: int, count: Callable[[object], int], *,
                  stream=None, enabled: bool = True, every: float = 5.0):
@@ -19,45 +27,64 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.every = every if not self.tty else 0.2
+        self.every = every
         self.done = self.drawings = 0
         self.t0 = self._last = time.perf_counter()
+        self._bar = None   # made at the first task: a stage without tasks prints nothing
 
     def update(self, result) -> None:
+        """Count one finished task and the drawings ``count(result)`` says it handled."""
         self.done += 1
         try:
             self.drawings += int(self.count(result))
         except (TypeError, ValueError, AttributeError):
             pass
+        if not self.enabled:
+            return
         now = time.perf_counter()
-        if self.enabled and (now - self._last >= self.every or self.done == self.total):
-            self._last = now
-            self._print(now)
-
-    def _print(self, now: float) -> None:
         rate = self.drawings / max(now - self.t0, 1e-9)
         if self.tty:
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            end = "\n" if self.done == self.total else ""
-            self.stream.write(f"\r{self.label:>8} [{bar}] {self.done}/{self.total} tasks, "
-                              f"{self.drawings:,} drawings, {rate:,.0f}/s{end}")
-        else:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=self.total, desc=f"{self.label:>8}", unit="task",
+                                 file=self.stream, mininterval=0.2, dynamic_ncols=True)
+            self._bar.set_postfix_str(f"{self.drawings:,} drawings, {rate:,.0f}/s",
+                                      refresh=False)
+            self._bar.update(1)
+            if self.done == self.total:
+                self._bar.close()
+        elif now - self._last >= self.every or self.done == self.total:
+            self._last = now
             self.stream.write(f"{self.label}: {self.done}/{self.total} tasks, "
                               f"{self.drawings:,} drawings, {rate:,.0f} drawings/s\n")
-        self.stream.flush()
+            self.stream.flush()
 
     def finish(self) -> float:
-        """Seconds since start."""
+        """Close the bar; return the seconds since start."""
+        if self._bar is not None:
+            self._bar.close()
         return time.perf_counter() - self.t0
 
 
 def run_tasks(tasks: Sequence, *, scheduler: str, workers: int | None, progress: Progress,
               client=None) -> list:
-    """Compute the delayed ``tasks`` (in order) on the local scheduler or a distributed client."""
+    """Compute the delayed ``tasks`` (in order) on the local scheduler or a distributed client.
+
+    ``progress`` counts each of ``tasks`` as it finishes (as_completed on a client, a Dask
+    callback locally, which sees only these keys, not the graph's other tasks) and is
+    closed when the stage ends or fails.
+    """
     if not tasks:
         return []
+    try:
+        return _compute(tasks, scheduler, workers, progress, client)
+    finally:
+        progress.finish()
+
+
+def _compute(tasks: Sequence, scheduler: str, workers: int | None, progress: Progress,
+             client) -> list:
     if client is not None:
         from distributed import as_completed
 

@@ -16,6 +16,7 @@ anywhere, and a killed build resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import resource
 import time
@@ -29,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import check_on_error
-from ..readers import find_sources
+from ..readers import find_sources, is_url
 from .hashing import MAX_HASH
 from .ingest import STOP_NAME, IngestSpec, bucket_pieces, ingest_task, raise_first_failure
 from .plan import count_bucket, plan_shards, threshold_bucket, word_thresholds
@@ -57,14 +58,7 @@ def default_bucket_size(kind: str) -> int:
 
 
 def _input_bytes(src) -> int:
-    if src.member is not None:
-        import zipfile
-
-        with zipfile.ZipFile(src.path) as z:
-            size = z.getinfo(src.member).file_size
-    else:
-        size = os.path.getsize(src.path)
-    return int(size * _COMPRESSION_RATIO.get(src.compression, 3.5))
+    return int(src.stored_bytes() * _COMPRESSION_RATIO.get(src.compression, 3.5))
 
 
 def _estimate(sources, kind: str, image_bytes: int) -> tuple[int, int]:
@@ -127,6 +121,7 @@ def _nothing_left_on_failure(fn):
     """
     @functools.wraps(fn)
     def wrapper(inputs, out, *args, **kwargs):
+        _refuse_url_out(out)            # before Path() folds "s3://b" into "s3:/b"
         out = Path(out)
         before = set(out.iterdir()) if out.is_dir() else None
         try:
@@ -143,6 +138,35 @@ def _nothing_left_on_failure(fn):
                             p.unlink(missing_ok=True)
             raise
     return wrapper
+
+
+def _refuse_url_out(out) -> None:
+    """Refuse an fsspec URL as the output directory: shards are memory-mapped files."""
+    if is_url(os.fspath(out)):
+        raise ValueError(f"{os.fspath(out)}: the output directory must be a path on a "
+                         "filesystem every worker mounts (local, or shared: NFS, Lustre, a "
+                         "mounted bucket), not a URL; inputs may be URLs, the output may not")
+
+
+def _refuse_relative_out(out: Path, scheduler: str) -> None:
+    """Refuse a relative output directory with a ``distributed`` scheduler's address.
+
+    The workers of a remote cluster resolve a relative path against their own working
+    directories, so each would write its part of the build somewhere else.
+    """
+    if scheduler not in SCHEDULERS and not out.is_absolute():
+        raise ValueError(f"{out}: with a distributed scheduler ({scheduler}) the output "
+                         "directory must be an absolute path that every worker sees as the "
+                         f"same directory (a shared filesystem), such as {Path.cwd() / out} "
+                         "if that is mounted at the same place on every worker")
+
+
+def _for_workers(sources, scheduler: str) -> list:
+    """Local inputs opened by absolute path on a cluster's workers (names stay as given)."""
+    if scheduler in SCHEDULERS:
+        return sources
+    return [s if s.is_url else dataclasses.replace(s, path=os.path.abspath(s.path))
+            for s in sources]
 
 
 class _Clock:
@@ -279,8 +303,9 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         if len(set(words)) != len(words):
             raise ValueError("words has duplicates")
     out = Path(out)
+    _refuse_relative_out(out, scheduler)
     stream = stream if stream is not None else sys.stderr
-    sources = find_sources(inputs)
+    sources = _for_workers(find_sources(inputs), scheduler)
     kind = recipe.needs
     channels = len(recipe.channels)
     image_bytes = channels * recipe.size * recipe.size if images else 0
@@ -347,6 +372,8 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
     from ..store import check_recipe
     from .render_stage import rerender_shards
 
+    _refuse_url_out(out)
+    _refuse_relative_out(Path(out), scheduler)
     source = Reader(build_dir)
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe, **({"size": size} if size is not None else {}))
@@ -371,8 +398,8 @@ def rerender(build_dir, out, recipe, *, size: int | None = None, scheduler: str 
                    for sh in old.shards(split)]
         for i in range(0, len(entries), per_task):
             tasks.append(delayed(rerender_shards, pure=False)(
-                writer, recipe.get_config(), str(source.path), split, entries[i:i + per_task],
-                source.stroke_kind, entropy))
+                writer, recipe.get_config(), os.path.abspath(source.path), split,
+                entries[i:i + per_task], source.stroke_kind, entropy))
     client = _client(scheduler)
     clock = _Clock(counted=client is None)
     try:

@@ -1,7 +1,8 @@
 """Readers for every Quick, Draw! input: Kaggle CSVs, Google ndjson and binary files.
 
 Each plain, ``.gz``, ``.zst`` or a member of a ``.zip``; given as files,
-directories or globs. Reading streams in blocks of ``block_size`` bytes, so
+directories or globs, local or at fsspec URLs (``s3://``, ``gs://``, ``https://``,
+``memory://``). Reading streams in blocks of ``block_size`` bytes, so
 memory does not grow with the size of a file.
 """
 
@@ -18,10 +19,11 @@ from ._binary import read_binary
 from ._csv import read_csv
 from ._meta import ReadContext
 from ._ndjson import read_ndjson
+from ._remote import is_url
 from ._sources import Source, find_sources, line_number
 
 __all__ = ["read_drawings", "read_source", "find_sources", "Source", "ReadContext",
-           "line_number"]
+           "line_number", "is_url"]
 
 _READERS = {"csv": read_csv, "ndjson": read_ndjson, "bin": read_binary}
 
@@ -41,6 +43,9 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
         binary (``.bin``, the word is the file name) files; each plain, ``.gz``,
         ``.zst``, or inside a ``.zip`` (read member by member, never unpacked).
         Directories are searched recursively; inputs are read in sorted order.
+        Any of them may be an fsspec URL (``s3://bucket/train_simplified/``,
+        ``https://host/cat.ndjson.gz``), read as the local file would be; the
+        protocol's package (s3fs, gcsfs, aiohttp) must be installed.
     words : sequence of str, optional
         The word list: a drawing's ``label`` is the index of its word. A drawing
         whose word is not in the list is an error (``"raise"``) or a counted
@@ -73,6 +78,8 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
     ------
     FileNotFoundError
         A path that matches nothing, or no input file at all.
+    ValueError
+        A URL of an unknown protocol, or one whose package is not installed.
     StrokeParseError, InputReadError
         Under ``on_error="raise"``.
     """

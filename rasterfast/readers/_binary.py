@@ -14,18 +14,11 @@ import numpy as np
 
 from .._ext import _records
 from ..batch import StrokeBatch
-from ..errors import InputReadError
+from ..errors import InputReadError, Status, status_error
 from ._meta import ReadContext
 from ._sources import READ_ERRORS, Source, raise_if_broken, read_blocks
 
 __all__ = ["read_binary"]
-
-_CORRUPT = {
-    2: "recognized byte is not 0 or 1: corrupt data, or not a Quick, Draw! .bin file",
-    3: "record has no strokes: corrupt data",
-    4: "stroke has no points: corrupt data",
-    5: "record has more points than max_points: corrupt data",
-}
 
 
 def _word_of(stem: str) -> str:
@@ -73,11 +66,10 @@ def read_binary(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             record += n
             offset += consumed
             pending = data[consumed:]
-            if status in _CORRUPT:
-                raise InputReadError(f"{_CORRUPT[status]} (record at byte {offset}); the rest "
-                                     "of the file cannot be read", src.name, record)
+            if status not in (Status.OK, Status.B_INCOMPLETE):
+                raise status_error(status, source=src.name, record=record, byte=offset)
             if block is None and pending:
-                raise InputReadError(f"file ends inside a record ({len(pending)} bytes left at "
-                                     f"byte {offset}: truncated?)", src.name, record)
+                raise status_error(Status.B_INCOMPLETE, source=src.name, record=record,
+                                   byte=offset, left=len(pending))
     finally:
         stream.close()

@@ -40,6 +40,21 @@ def _first_kind(texts: pa.Array, source: str) -> str:
                          "(pass kind=)", source, 0)
 
 
+def _without_this_frame(err: BaseException) -> BaseException:
+    """``err`` with the reader's own frame dropped from its traceback.
+
+    pyarrow reads ahead from the Python stream on its IO threads and keeps the exception
+    the stream raised in its read-ahead state. Re-raised here, its traceback gains
+    :func:`read_csv`'s frame, which holds the CSV reader, which holds that state: a cycle
+    through C++ that no garbage collection sees. It was destroyed only at interpreter
+    exit, on the pyarrow IO thread itself, where destroying the reader waits for that same
+    thread: the process hung in ``ThreadPool::Shutdown`` after all its work was done.
+    """
+    tb = err.__traceback__
+    err.__traceback__ = tb.tb_next if tb is not None else None
+    return err
+
+
 def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     """Yield one StrokeBatch per block of the CSV ``src``."""
     invalid: list[int] = []
@@ -90,7 +105,7 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
                                      next_record) from err
             except READ_ERRORS as err:
                 raise InputReadError(f"unreadable from here on: {err}", src.name,
-                                     next_record) from err
+                                     next_record) from _without_this_frame(err)
             n = block.num_rows
             # Assign record numbers around the rows the CSV parser dropped.
             dropped = sorted(r for r in invalid if r >= next_record)

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .._ext import _records
 from ..batch import StrokeBatch, ranges
-from ..errors import InputReadError, Reject
+from ..errors import InputReadError, Reject, Status, status_reason
 from ..parse import detect_kind
 from ._meta import ReadContext, assemble, text_metadata
 from ._sources import READ_ERRORS, Source, raise_if_broken, read_blocks
@@ -25,18 +25,6 @@ __all__ = ["read_ndjson", "NDJSON_FIELDS"]
 
 #: Field slots of the kernel's spans.
 NDJSON_FIELDS = ("word", "countrycode", "timestamp", "recognized", "key_id", "drawing")
-
-_LINE_REASONS = {
-    1: "not a JSON object (line does not start with '{')",
-    2: "expected a quoted key",
-    3: "expected ':' after a key",
-    4: "expected a value",
-    5: "expected ',' or '}' after a value",
-    6: "line ends inside the record (truncated?)",
-    7: "unexpected text after the record",
-    8: "value nested too deeply",
-    9: "record has no 'drawing' key",
-}
 
 
 def _span_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped: np.ndarray):
@@ -102,7 +90,7 @@ def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             spans, escaped, status, err_off = _records._scan_ndjson(buf, starts, ends)
             records_all = np.arange(line_no, line_no + len(starts), dtype=np.int64)
             line_no += len(starts)
-            keep = status != 10                      # blank lines are not records
+            keep = status != Status.J_BLANK          # blank lines are not records
             spans, escaped, status, err_off = spans[keep], escaped[keep], status[keep], err_off[keep]
             records = records_all[keep]
             n = len(records)
@@ -112,17 +100,16 @@ def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             for i in np.flatnonzero(status):
                 # err_off counts from the start of the line, not of the drawing (what a
                 # reject's offset means): it goes into the reason instead
-                reason = _LINE_REASONS.get(int(status[i]), f"bad line (status {status[i]})")
                 ctx.reject(rejects, src.name, int(records[i]), -1,
-                           f"{reason} (at byte {int(err_off[i])} of the line)")
+                           status_reason(status[i], byte=int(err_off[i])))
             cols = {}
             for f, name in enumerate(NDJSON_FIELDS[:-1]):
                 cols[name] = _span_strings(buf, spans[:, f, 0], spans[:, f, 1],
                                            (escaped >> f) & 1)
             meta, good = text_metadata(cols, n, records, src.name, ctx, rejects)
-            good &= status == 0
+            good &= status == Status.OK
             d_start, d_end = spans[:, 5, 0].copy(), spans[:, 5, 1].copy()
-            valid = (status == 0).astype(np.uint8)
+            valid = (status == Status.OK).astype(np.uint8)
             d_start[~valid.astype(bool)] = 0
             d_end[~valid.astype(bool)] = 0
             if kind is None:

@@ -1,18 +1,25 @@
-"""Finding inputs (files, directories, globs, zip members) and opening them as byte streams."""
+"""Finding inputs (files, directories, globs, zip members) and opening them as byte streams.
+
+Each may be a local path or an fsspec URL (``s3://``, ``gs://``, ``https://``,
+``memory://``; see :mod:`._remote`): a :class:`Source` holds only the path or URL,
+and whoever reads it opens it.
+"""
 
 from __future__ import annotations
 
 import glob
 import gzip
 import os
+import re
 import sys
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputReadError
+from ._remote import is_url, list_url, open_url, url_basename, url_path, url_size
 
 __all__ = ["Source", "find_sources", "READ_ERRORS", "FORMATS", "line_number", "raise_if_broken"]
 
@@ -52,7 +59,7 @@ def line_number(name: str, record: int) -> int:
     A CSV's records are its data rows, one line each (rasterfast reads CSVs without
     newlines inside values); an empty line that pyarrow skips would shift the count.
     """
-    kind = _classify(name)
+    kind = _classify(url_path(name) if is_url(name) else name)
     if kind is None or record < 0 or kind[0] not in _FIRST_LINE:
         return -1
     return int(record) + _FIRST_LINE[kind[0]]
@@ -71,11 +78,13 @@ def raise_if_broken(stream, source: str, record: int) -> None:
 
 @dataclass(frozen=True)
 class Source:
-    """One input: a file, or a member of a zip archive.
+    """One input: a file, or a member of a zip archive; local, or an fsspec URL.
 
     ``name`` is what errors and manifests call it (``train_simplified.zip:cat.csv``
-    for a member); ``format`` is ``"csv"``, ``"ndjson"`` or ``"bin"``;
-    ``compression`` is ``None``, ``"gzip"`` or ``"zstd"``.
+    for a member, the URL for a URL); ``path`` is the file's path or URL;
+    ``format`` is ``"csv"``, ``"ndjson"`` or ``"bin"``; ``compression`` is
+    ``None``, ``"gzip"`` or ``"zstd"``. ``size``, when the listing gave it, is the
+    bytes stored (a zip member's uncompressed size): see :meth:`stored_bytes`.
     """
 
     name: str
@@ -83,15 +92,33 @@ class Source:
     format: str
     compression: str | None = None
     member: str | None = None
+    size: int | None = field(default=None, compare=False)
+
+    @property
+    def is_url(self) -> bool:
+        """True when ``path`` is an fsspec URL, read through fsspec by whoever opens it."""
+        return is_url(self.path)
 
     @property
     def stem(self) -> str:
         """The file name without its format and compression suffixes (the word of a .bin file)."""
-        base = Path(self.member or self.path).name
+        if self.member is None and self.is_url:
+            base = url_basename(self.path)
+        else:
+            base = Path(self.member or self.path).name
         for suffix in (*COMPRESSIONS, *FORMATS):
             if base.lower().endswith(suffix):
                 base = base[: -len(suffix)]
         return base
+
+    def stored_bytes(self) -> int:
+        """Bytes of the file (a zip member: uncompressed), from the listing or asked for now."""
+        if self.size is not None:
+            return self.size
+        if self.member is not None:
+            with _open_zip(self.path) as archive:
+                return archive.getinfo(self.member).file_size
+        return url_size(self.path) if self.is_url else os.path.getsize(self.path)
 
     def line_of(self, record: int) -> int:
         """The 1-based line of this file that holds ``record``; -1 for a binary file."""
@@ -106,14 +133,25 @@ class Source:
         ``lines``, a line cut by the damage is dropped with the rest.
         """
         if self.member is None:
-            raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
-            if self.compression is not None and os.fstat(raw.fileno()).st_size == 0:
+            if self.is_url:
+                raw = open_url(self.path)
+                size = raw.size     # None for a streamed HTTP response: ask when it matters
+                if size is None and self.compression is not None:
+                    try:
+                        size = self.stored_bytes()
+                    except BaseException:
+                        raw.close()
+                        raise
+            else:
+                raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+                size = os.fstat(raw.fileno()).st_size
+            if self.compression is not None and size == 0:
                 raw.close()
                 # gzip.GzipFile reads an empty file as an empty stream; it is no gzip at all
                 raise InputReadError(f"empty file (0 bytes): not a valid {self.compression} "
                                      "stream", self.name)
         else:
-            archive = zipfile.ZipFile(self.path)
+            archive = _open_zip(self.path)
             try:
                 raw = _Closing(archive.open(self.member), archive)
             except BaseException:
@@ -264,33 +302,61 @@ def _classify(name: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _open_zip(path: str) -> zipfile.ZipFile:
+    """A zip archive, local or at a URL (read with random access)."""
+    return zipfile.ZipFile(path) if not is_url(path) else _UrlZipFile(open_url(path,
+                                                                             random_access=True))
+
+
+class _UrlZipFile(zipfile.ZipFile):
+    """A zip archive read from a file object that it closes with itself (ZipFile does not)."""
+
+    def __init__(self, file):
+        self._owned = file
+        try:
+            super().__init__(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned.close()
+
+
+def _is_input_name(path: str) -> bool:
+    return path.lower().endswith(".zip") or _classify(path) is not None
+
+
 def _zip_sources(path: str) -> list[Source]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = sorted(i.filename for i in archive.infolist() if not i.is_dir())
+        with _open_zip(path) as archive:
+            infos = sorted((i.filename, i.file_size) for i in archive.infolist()
+                           if not i.is_dir())
     except (zipfile.BadZipFile, OSError) as err:
-        from ..errors import InputReadError
-
         raise InputReadError(f"not a readable zip archive: {err}", path) from err
     out = []
-    for member in names:
+    for member, size in infos:
         kind = _classify(member)
         if kind is not None and not Path(member).name.startswith("."):
-            out.append(Source(f"{path}:{member}", path, kind[0], kind[1], member))
+            out.append(Source(f"{path}:{member}", path, kind[0], kind[1], member, size))
     return out
 
 
-def _file_sources(path: str, explicit: bool) -> list[Source]:
-    if path.lower().endswith(".zip"):
+def _file_sources(path: str, explicit: bool, size: int | None = None) -> list[Source]:
+    local = url_path(path) if is_url(path) else path
+    if local.lower().endswith(".zip"):
         return _zip_sources(path)
-    kind = _classify(path)
+    kind = _classify(local)
     if kind is None:
         if explicit:
             raise ValueError(f"{path}: not an input format rasterfast reads (expected a name "
                              f"ending in {', '.join(FORMATS)} optionally followed by "
                              f"{', '.join(COMPRESSIONS)}, or .zip)")
         return []
-    return [Source(path, path, kind[0], kind[1])]
+    return [Source(path, path, kind[0], kind[1], size=size)]
 
 
 #: Files that make a directory a rasterfast build (finished, or unfinished), not inputs.
@@ -300,33 +366,73 @@ _BUILD_FILES = ("manifest.json", "_build.json")
 _SHARD_SUFFIXES = (".strokes", ".labels.npy", ".shard.json")
 
 
+def _build_dir_error(root: str) -> ValueError:
+    return ValueError(f"{root} is a rasterfast shard directory (a build's output), not an "
+                      f"input; to draw its drawings again at another recipe or size, use "
+                      f"`rasterfast render {root} --recipe R --out DIR`")
+
+
 def _refuse_build_dir(root: str, files: list[str]) -> None:
     """Raise ``ValueError`` when ``root`` is a shard directory: its JSON is no ndjson input."""
     sub = os.path.join(glob.escape(root), "*")
     if any(f in files for f in _BUILD_FILES) or glob.glob(os.path.join(sub, "_config.json")) \
             or any(glob.glob(os.path.join(sub, f"[0-9][0-9][0-9][0-9][0-9][0-9]{suffix}"))
                    for suffix in _SHARD_SUFFIXES):
-        raise ValueError(f"{root} is a rasterfast shard directory (a build's output), not an "
-                         f"input; to draw its drawings again at another recipe or size, use "
-                         f"`rasterfast render {root} --recipe R --out DIR`")
+        raise _build_dir_error(root)
+
+
+def _refuse_build_listing(root: str, names: list[str], parent: str | None) -> None:
+    """:func:`_refuse_build_dir` for a directory listed through fsspec, one level at a time.
+
+    A split directory's shard files (or the shuffle area's ``_config.json``) make its
+    parent a build.
+    """
+    if any(f in names for f in _BUILD_FILES):
+        raise _build_dir_error(root)
+    if parent is not None and ("_config.json" in names or any(
+            re.fullmatch(r"[0-9]{6}" + re.escape(suffix), n)
+            for n in names for suffix in _SHARD_SUFFIXES)):
+        raise _build_dir_error(parent)
+
+
+def _url_sources(url: str) -> list[Source]:
+    files, explicit = list_url(url, _refuse_build_listing, _is_input_name)
+    found = [src for u, size in files for src in _file_sources(u, explicit, size)]
+    if not found and not explicit:
+        raise FileNotFoundError(f"{url}: holds no inputs (.csv, .ndjson, .bin, optionally "
+                                f".gz/.zst, or .zip)")
+    return found
 
 
 def find_sources(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Source]:
     """Expand files, directories (recursively) and globs into a sorted list of inputs.
+
+    Each path may be an fsspec URL (``s3://bucket/train_simplified/``,
+    ``https://host/cat.ndjson.gz``, ``memory://...``): a URL to a file, a directory
+    (where the filesystem lists them; an HTTP server's index page does) or a glob is
+    expanded as a local path is, in the same order. Only the listing happens here;
+    each input is read where it is opened.
 
     Raises
     ------
     FileNotFoundError
         A path that does not exist and matches nothing as a glob, or no input at all.
     ValueError
-        A file named explicitly whose format rasterfast does not read.
+        A file named explicitly whose format rasterfast does not read; a shard
+        directory; a URL of a protocol fsspec does not know, or whose package is
+        not installed (s3fs for ``s3://``, gcsfs for ``gs://``, aiohttp for
+        ``http(s)://``).
+    OSError
+        A URL that cannot be listed (network, permissions), named in the message.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: list[Source] = []
     for p in paths:
         p = os.fspath(p)
-        if os.path.isdir(p):
+        if is_url(p):
+            out.extend(_url_sources(p))
+        elif os.path.isdir(p):
             found = []
             for root, dirs, files in os.walk(p):
                 _refuse_build_dir(root, files)

@@ -16,14 +16,13 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._ext._strokes import _stroke_copy, _stroke_sizes
+from .._ext._strokes import _locate, _stroke_gather
 from ..batch import StrokeBatch
-from ..errors import ShardFormatError
+from ..errors import ShardFormatError, Status, status_error
 from .codec import HEADER_BYTES, StrokeLayout, read_layout
 
 __all__ = ["StrokeShard", "StrokeSet", "read_header"]
 
-_E_INDEX, _E_OFFSETS, _E_OUTPUT = 1, 2, 3  # ext/_strokes.pyx
 
 
 def read_header(path) -> StrokeLayout:
@@ -221,22 +220,33 @@ class StrokeSet:
         return sh
 
     def _hold(self, wanted: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-        """Map the files ``wanted`` (sorted, unique); return them (held for the caller's
-        call), their addresses and sizes, and unmap the least recent others past the bound.
+        """Map the files ``wanted`` (distinct); return them (held for the caller's call),
+        their addresses and sizes, and unmap the least recent others past the bound.
         """
-        for s in wanted.tolist():
+        keys = wanted.tolist()
+        with self._lock:
+            # the usual case in an epoch: every file is mapped already (one lock, no map)
+            held = [self._shards.get(s) for s in keys]
+            if None not in held:
+                for s in keys:
+                    self._shards.move_to_end(s)
+                if self.max_mapped_bytes is not None and \
+                        self._mapped_bytes > self.max_mapped_bytes:
+                    self._evict(set(keys))   # past the bound after other threads' gathers
+                return held, self._addr.take(wanted, axis=1), self._sizes.take(wanted, axis=1)
+        for s in keys:
             self.shard(s)
         with self._lock:
-            held = [self._shards.get(s) for s in wanted.tolist()]
-            if any(h is None for h in held):    # evicted by another thread meanwhile
+            held = [self._shards.get(s) for s in keys]
+            if None in held:    # evicted by another thread meanwhile
                 held = None
             else:
-                for s in wanted.tolist():
+                for s in keys:
                     self._shards.move_to_end(s)
-                # copies, in rows the kernel takes as contiguous arrays
-                addr = np.ascontiguousarray(self._addr[:, wanted])
-                sizes = np.ascontiguousarray(self._sizes[:, wanted])
-                self._evict(set(wanted.tolist()))
+                # copies (take: C-contiguous rows, as the kernel takes them)
+                addr = self._addr.take(wanted, axis=1)
+                sizes = self._sizes.take(wanted, axis=1)
+                self._evict(set(keys))
         if held is None:
             return self._hold(wanted)
         return held, addr, sizes
@@ -277,47 +287,36 @@ class StrokeSet:
         Returns a StrokeBatch holding geometry only (``x``, ``y``, ``t`` and offsets;
         the per-drawing columns are "unknown").
         """
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        total = len(self)
-        if len(rows) and (rows.min() < 0 or rows.max() >= total):
-            raise IndexError(f"rows must be in [0, {total}), got {rows.min()}..{rows.max()}")
-        shard = np.searchsorted(self.offsets, rows, side="right") - 1
-        local = rows - self.offsets[shard]
-        if len(rows):
-            wanted, index = np.unique(shard, return_inverse=True)
-        else:  # no rows: still learn the types from the first file
-            wanted, index = np.zeros(min(1, len(self.paths)), np.int64), np.zeros(0, np.int64)
-        held, addr, sizes = self._hold(wanted)
+        # Two kernel calls and one lock: every Python step here holds the GIL, which the
+        # render threads of a StrokeDataset take turns at (bench/bench_stroke.py, 2 threads)
+        rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
+        n = len(rows)
+        files = np.empty(max(n, 1), np.int64)
+        local = np.empty(n, np.int64)
+        index = np.empty(n, np.int64)
+        status, w = _locate(self.offsets, rows, files, local, index)
+        if status == Status.E_STORE_ROW:
+            raise IndexError(f"rows must be in [0, {len(self)}), got {int(rows[w])}")
+        if status:
+            raise RuntimeError(f"row locate kernel status {status} (a rasterfast bug)")
+        if not n:   # no rows: still learn the types from the first file
+            files[0], w = 0, min(1, len(self.paths))
+        held, addr, sizes = self._hold(files[:w])
         for sh in held:
             sh.check_size()
         coords = self._coords if self._coords is not None else np.dtype(np.int16)
-        times = bool(self._times)
-        shard = index.astype(np.int64).reshape(-1)
-        n = len(rows)
-        strokes = np.empty(n, np.int64)
-        points = np.empty(n, np.int64)
-        status, pos = _stroke_sizes(addr[0], addr[1], sizes[0], sizes[1], sizes[2], shard, local,
-                                    strokes, points)
+        status, pos, x, y, t, so, do = _stroke_gather(addr, sizes, coords.itemsize,
+                                                      bool(self._times), index, local)
         if status:
-            self._fail(status, pos, shard, local, wanted)
-        do = np.zeros(n + 1, np.int64)
-        np.cumsum(strokes, out=do[1:])
-        p = int(points.sum())
-        x = np.empty(p, coords)
-        y = np.empty(p, coords)
-        t = np.empty(p if times else 0, np.int32)
-        so = np.empty(int(do[-1]) + 1, np.int64)
-        status, pos = _stroke_copy(addr[0], addr[1], addr[2], addr[3], addr[4], sizes[0],
-                                   sizes[1], sizes[2], coords.itemsize, shard, local, do, so,
-                                   x.view(np.uint8), y.view(np.uint8), t.view(np.uint8))
-        if status:
-            self._fail(status, pos, shard, local, wanted)
+            self._fail(status, pos, index, local, files[:w])
         del held   # the files may be unmapped from here on
-        self._check_coords(x, y, so, do, rows, shard, wanted)
-        return StrokeBatch.from_columns(self.kind, x.astype(coords.newbyteorder("="), copy=False),
-                                        y.astype(coords.newbyteorder("="), copy=False), t, so, do)
+        native = coords.newbyteorder("=")
+        x = x.view(coords).astype(native, copy=False)
+        y = y.view(coords).astype(native, copy=False)
+        self._check_coords(x, y, so, do, index, local, files[:w])
+        return StrokeBatch.from_columns(self.kind, x, y, t, so, do, validate=False)
 
-    def _check_coords(self, x, y, so, do, rows, shard, wanted) -> None:
+    def _check_coords(self, x, y, so, do, index, local, files) -> None:
         """Raise ShardFormatError on a coordinate the store's kind cannot hold.
 
         Simplified drawings are 0-255 (Google's simplification); the rasteriser would
@@ -337,20 +336,23 @@ class StrokeSet:
         point = int(np.argmax(bad))
         drawing = int(np.searchsorted(do, np.searchsorted(so, point, side="right") - 1,
                                       side="right") - 1)
-        path = self.paths[int(wanted[shard[drawing]])]
-        local = int(rows[drawing] - self.offsets[int(wanted[shard[drawing]])])
-        raise ShardFormatError(path, f"drawing {local}: coordinate ({x[point]}, {y[point]}) "
-                               f"{why} (file altered?)")
+        raise ShardFormatError(self.paths[int(files[index[drawing]])],
+                               f"drawing {int(local[drawing])}: coordinate ({x[point]}, "
+                               f"{y[point]}) {why} (file altered?)")
 
     def _fail(self, status, pos, shard, local, wanted=None):
         if 0 <= pos < len(shard):
             path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
-            if status in (_E_INDEX, _E_OFFSETS):
-                raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets point "
-                                       "outside the file's strokes or points (file altered?)")
-            if status == _E_OUTPUT:
-                # the outputs were sized from the first pass: the file's offsets changed
+            if status in (Status.E_STORE_ROW, Status.E_STORE_OFFSETS):
+                raise status_error(status, pos, path=path, row=int(local[pos]))
+            if status == Status.E_SHAPE:
+                # the outputs were sized by the first pass: the file's offsets changed
                 # between the two passes (another process writing into a mapped file)
                 raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets changed "
                                        "while it was being read (file altered in place?)")
+        if status == Status.E_SHAPE and pos == len(shard) and wanted is not None and len(wanted):
+            # the same, found only when the points copied did not add up to the first pass
+            names = [self.paths[int(m)] for m in wanted]
+            raise ShardFormatError(names[0], f"offsets changed while being read (file altered in "
+                                   f"place?); the gather read {names}")
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
