@@ -33,6 +33,7 @@ error at the next read.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -101,6 +102,7 @@ def _setup() -> dict:
     if _state:
         return _state
     root = Path(tempfile.mkdtemp(prefix="rasterfast-fuzz-shards-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     state = {"root": root}
     for kind in ("simplified", "raw"):
         _make_build(root / "pristine" / kind, kind)
