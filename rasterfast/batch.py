@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import status_error
+from .errors import Status, status_error
 
 __all__ = ["StrokeBatch", "KINDS", "COORD_DTYPES", "NO_TIMESTAMP", "ARROW_TYPES", "ranges"]
 
@@ -369,10 +369,20 @@ class StrokeBatch:
         idx = np.ascontiguousarray(idx % max(n, 1))
         do = np.ascontiguousarray(self.drawing_offsets, np.int64)
         so = np.ascontiguousarray(self.stroke_offsets, np.int64)
+        if len(do) != n + 1 or not len(so):
+            raise status_error(Status.E_OFFSETS, -1, caller=__name__)
         s_start, s_stop = do[idx], do[idx + 1]
+        # the output sizes come from these offsets: check them before allocating (a bogus
+        # offset asked for TiB, issue 16); the kernel checks every offset again as it copies
+        bad = (s_start < 0) | (s_stop < s_start) | (s_stop >= len(so))
+        if not bad.any():
+            p_start, p_stop = so[s_start], so[s_stop]
+            bad = (p_start < 0) | (p_stop < p_start) | (p_stop > len(self.x))
+        if bad.any():  # the message the kernel's status gives
+            raise status_error(Status.E_OFFSETS, int(idx[np.argmax(bad)]), caller=__name__)
         new_do = np.zeros(len(idx) + 1, np.int64)
         np.cumsum(s_stop - s_start, out=new_do[1:])
-        n_points = int((so[s_stop] - so[s_start]).sum())
+        n_points = int((p_stop - p_start).sum())
         dt = COORD_DTYPES[self.kind]
         x = np.ascontiguousarray(self.x, dt)
         y = np.ascontiguousarray(self.y, dt)

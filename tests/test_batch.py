@@ -169,3 +169,20 @@ def test_to_arrow_without_strokes_and_metadata_defaults():
     assert [back.to_lists(i) for i in range(3)] == DRAWINGS
     assert back.key_id.tolist() == [0, 0, 0] and back.word.tolist() == ["", "", ""]
     assert StrokeBatch.from_arrow(StrokeBatch.empty("raw").to_arrow()).kind == "raw"
+
+
+@pytest.mark.parametrize("field, at, value", [
+    ("stroke_offsets", 3, 2**60),        # one stroke "ends" 2**60 points later
+    ("stroke_offsets", 5, -2**60),
+    ("drawing_offsets", 2, 2**40),
+    ("drawing_offsets", 1, -5),
+])
+def test_take_checks_offsets_before_allocating(field, at, value):
+    """Issue 16 (item 9): a bogus offset made take() try to allocate TiB before any check
+    (MemoryError, or the machine swapping); now a ValueError naming the drawing."""
+    b = StrokeBatch.from_lists(DRAWINGS, "simplified")
+    arr = getattr(b, field).copy()
+    arr[at] = value
+    setattr(b, field, arr)
+    with pytest.raises(ValueError, match="drawing [0-2]: broken stroke or drawing offsets"):
+        b.take([0, 1, 2, 1])

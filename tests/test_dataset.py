@@ -288,9 +288,9 @@ def test_pickles_without_open_maps(shard_dir):
     path, truth, *_ = shard_dir
     ds = _ds(path)
     next(iter(ds))
-    assert ds.reader._maps and ds.reader._gathers
+    assert ds.reader.mapped
     clone = pickle.loads(pickle.dumps(ds))
-    assert not clone.reader._maps and not clone.reader._gathers
+    assert clone.reader.mapped == 0
     assert np.array_equal(_rows([clone.get_batch(0)], truth)[0], _rows([ds.get_batch(0)], truth)[0])
 
 
@@ -342,3 +342,67 @@ def test_block_order_mixes_hash_ordered_shards(tmp_path):
     assert p > 1e-3, (stat, df, p)
     rows = np.concatenate([decode_rows(b["images"].numpy()) for b in ds])
     assert len(np.unique(rows)) == len(rows) == len(ds) * 100
+
+
+_TRUNCATE_WHILE_MAPPED = r"""
+import shutil, sys
+from pathlib import Path
+import rasterfast
+from rasterfast.format import ShardFormatError
+
+src, dst, kind = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+shutil.copytree(src, dst)
+if kind == "images":
+    ds = rasterfast.ShardDataset(dst, batch_size=2, shuffle=False)
+    victim = dst / "train/000000.images.npy"
+    keep = 4096                  # the header: the first image's page is gone
+else:
+    ds = rasterfast.StrokeDataset(dst, "gray", size=16, batch_size=2, shuffle=False, threads=1)
+    victim = dst / "train/000000.strokes"
+    keep = 0
+ds.get_batch(0)                  # maps the file
+with open(victim, "r+b") as fh:  # another process rewrites the build in place
+    fh.truncate(keep)
+try:
+    ds.get_batch(0)
+except ShardFormatError as err:
+    assert err.path == str(victim), err
+    print("ERROR", err)
+else:
+    print("NO ERROR")
+"""
+
+
+@pytest.mark.parametrize("kind", ["images", "strokes"])
+def test_file_truncated_after_mapping_is_an_error_not_sigbus(tmp_path, kind):
+    """Issue 16 (adversarial item 2): a shard truncated after a dataset mapped it killed the
+    process with SIGBUS at the next batch; now that batch raises ShardFormatError."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "shards_v2"
+    proc = subprocess.run([sys.executable, "-c", _TRUNCATE_WHILE_MAPPED, str(fixture),
+                           str(tmp_path / "d"), kind], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.startswith("ERROR") and "truncated" in proc.stdout, proc.stdout
+
+
+def test_check_reaches_the_reader_for_the_dataset_split_only(tmp_path):
+    """Issue 16: ShardDataset(check=...) hashes the files of its own split when made."""
+    path = tmp_path / "ds"
+    w = Writer(path, {}, [f"word {i}" for i in range(10)], channels=1, size=4)
+    make_shards(None, [5, 6], size=4, seed=3, writer=w, finish=False)
+    make_shards(None, [4], size=4, seed=4, split="val", writer=w)
+    f = path / "val/000000.labels.npy"
+    data = bytearray(f.read_bytes())
+    data[-2] = (data[-2] + 1) % 10          # another valid label
+    f.write_bytes(bytes(data))
+    ShardDataset(path, split="val")                   # sizes and headers are right
+    ShardDataset(path, split="train", check="full")   # the altered file is not train's
+    with pytest.raises(ShardFormatError, match="altered") as info:
+        ShardDataset(path, split="val", check="labels")
+    assert info.value.path == str(f)
+    with pytest.raises(ValueError, match="check must be one of"):
+        ShardDataset(path, check="everything")

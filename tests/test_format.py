@@ -130,7 +130,7 @@ def test_verify_ok_then_names_every_bad_file(shards):
                              "train/000003.meta.parquet"}, str(rep)
     assert "altered" in problems["train/000000.images.npy"]
     assert "truncated" in problems["train/000002.images.npy"]
-    assert problems["train/000003.meta.parquet"] == "missing"
+    assert problems["train/000003.meta.parquet"].startswith("missing")
     assert not verify(path, checksums=False).ok
 
 
@@ -184,7 +184,10 @@ def test_reader_checks_header_against_manifest(shards):
     assert data[10:10 + len(new)] == b"{'descr': '|u1'"
     data[10:10 + len(new)] = new
     f.write_bytes(bytes(data))
-    r = Reader(path)  # sizes are right: only mapping reads the header
+    with pytest.raises(ShardFormatError, match="header says int8") as info:
+        Reader(path)  # check="headers" (the default) reads every header when opened
+    assert info.value.path == str(f)
+    r = Reader(path, check="sizes")  # sizes are right: only mapping reads the header
     with pytest.raises(ShardFormatError, match="header"):
         r.images("train", 0)
 
@@ -416,3 +419,178 @@ def test_stream_mode_writes_the_same_bytes_and_checks_its_count(tmp_path):
         assert not [p for p in (tmp_path / "c" / "train").iterdir() if "images" in p.name]
     with pytest.raises(ValueError, match="stream=True"), wa.shard("train", 1, 1) as sh:
         sh.append(images[:1])
+
+
+# -- issue 16: tampering found at open (check=), the manifest's own digest, max_open ---------
+def _flip(path, offset, value=None):
+    data = bytearray(path.read_bytes())
+    data[offset] = data[offset] ^ 0xFF if value is None else value
+    path.write_bytes(bytes(data))
+
+
+def test_check_levels_find_tampering_the_default_does_not(shards):
+    """Issue 16 (adversarial item 8): a pixel flipped, a label changed to another valid
+    label, a meta.parquet byte flipped loaded silently; check="labels"/"full" find them."""
+    path, truth = shards
+    labels = path / "train/000000.labels.npy"
+    _flip(labels, labels.stat().st_size - 2, (int(truth["labels"][6]) + 1) % 10)
+    Reader(path)  # headers and sizes are right: the default cannot see it
+    with pytest.raises(ShardFormatError, match="altered: sha256") as info:
+        Reader(path, check="labels")
+    assert info.value.path == str(labels)
+    with pytest.raises(ShardFormatError, match="altered"):
+        Reader(path, check="full")
+    r = Reader(path)
+    r.check("labels", splits=[])  # no split asked: nothing read
+    with pytest.raises(ShardFormatError, match="000000.labels"):
+        r.check("labels", splits=["train"])
+
+
+@pytest.mark.parametrize("victim, offset, level, found", [
+    ("train/000003.meta.parquet", 100, "labels", True),
+    ("train/000002.images.npy", DATA_OFFSET + 5, "labels", False),  # images: only "full"
+    ("train/000002.images.npy", DATA_OFFSET + 5, "full", True),
+])
+def test_check_level_coverage(shards, victim, offset, level, found):
+    path, _ = shards
+    _flip(path / victim, offset)
+    Reader(path, check="headers")
+    if found:
+        with pytest.raises(ShardFormatError, match="altered") as info:
+            Reader(path, check=level)
+        assert info.value.path == str(path / victim)
+    else:
+        Reader(path, check=level)
+    assert not verify(path).ok
+
+
+def test_check_must_be_a_known_level(shards):
+    path, _ = shards
+    with pytest.raises(ValueError, match="check must be one of"):
+        Reader(path, check="sha256")
+
+
+@pytest.mark.parametrize("edit", ["swap words", "empty splits", "drop a shard"])
+def test_manifest_content_is_covered_by_its_digest(shards, edit):
+    """Issue 16 (item 8): swapping two words or emptying `splits` passed verify."""
+    path, _ = shards
+    mpath = path / "manifest.json"
+    m = json.loads(mpath.read_text())
+    assert m["content_sha256"]
+    if edit == "swap words":
+        m["words"][0], m["words"][1] = m["words"][1], m["words"][0]
+    elif edit == "empty splits":
+        m["splits"] = {}
+    else:
+        shard = m["splits"]["train"]["shards"].pop()
+        m["splits"]["train"]["count"] -= shard["count"]
+    mpath.write_text(json.dumps(m))
+    report = verify(path)
+    assert dict(report.problems)["manifest.json"].startswith("altered"), str(report)
+    with pytest.raises(ShardFormatError, match="content_sha256") as info:
+        Reader(path)
+    assert info.value.path == str(mpath)
+
+
+def test_manifest_reformatted_keeps_its_digest(shards):
+    path, _ = shards
+    mpath = path / "manifest.json"
+    m = json.loads(mpath.read_text())
+    mpath.write_text(json.dumps(dict(reversed(list(m.items()))), indent=3, ensure_ascii=True))
+    assert verify(path).ok and Reader(path).words == m["words"]
+
+
+def test_manifest_without_digest_still_reads_and_verify_notes_it(shards):
+    """Builds from before the digest (and the golden fixtures) keep loading."""
+    path, _ = shards
+    mpath = path / "manifest.json"
+    m = json.loads(mpath.read_text())
+    del m["content_sha256"]
+    mpath.write_text(json.dumps(m))
+    report = verify(path)
+    assert report.ok and "no content_sha256" in report.notes[0]
+    assert "note: " in str(report)
+    Reader(path, check="full")
+    m["content_sha256"] = "xyz"
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(ShardFormatError, match="64 hex digits"):
+        Reader(path)
+
+
+def test_deeply_nested_manifest_is_a_clear_error(shards):
+    """Issue 16 (item 6): a manifest.json of nested brackets raised RecursionError."""
+    path, _ = shards
+    (path / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ShardFormatError, match="nested too deeply") as info:
+        Reader(path)
+    assert info.value.path == str(path / "manifest.json")
+    assert not verify(path).ok
+
+
+def test_max_open_bounds_the_gather_path(tmp_path):
+    """Issue 16 (item 6): every shard gather() touched stayed mapped whatever max_open."""
+    path = tmp_path / "ds"
+    sizes = [3] * 12
+    make_shards(path, sizes, size=4, seed=5)
+    r = Reader(path, max_open=2)
+    rows = np.arange(sum(sizes))
+    for start in range(0, len(rows), 5):  # each call spans two or three shards
+        got = r.gather("train", rows[start:start + 5])
+        assert decode_rows(got).tolist() == rows[start:start + 5].tolist()
+        assert r.mapped <= 2
+    everything = r.gather("train", rows[::-1])  # one call may hold more than max_open
+    assert decode_rows(everything).tolist() == rows[::-1].tolist() and r.mapped == 2
+    with pytest.raises(ValueError, match="max_open"):
+        Reader(path, max_open=0)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.replace(b"'shape': (", b"'shape': ((", 1),     # tokenize.TokenError in numpy
+    lambda d: d.replace(b"'shape': (", b"'shape': (2**70, ", 1),  # sizes no allocation
+    lambda d: d.replace(b"'<i2'", b"'>i2'", 1),
+    lambda d: d[:-3],
+])
+def test_tampered_labels_file_is_a_shard_format_error(shards, edit):
+    """Found by bench/fuzz/shards.py (issue 16): a labels.npy header with an unclosed
+    bracket escaped Reader.labels as tokenize.TokenError."""
+    path, _ = shards
+    r = Reader(path)  # opened, then the file changes: labels are read on each call
+    f = path / "train/000002.labels.npy"
+    f.write_bytes(edit(f.read_bytes()))
+    with pytest.raises(ShardFormatError) as info:
+        r.labels("train")
+    assert info.value.path == str(f)
+
+
+@pytest.mark.parametrize("column, rename", [("entropy", b"entro\xffy"), ("word", b"wore")])
+def test_meta_with_foreign_columns_is_a_shard_format_error(shards, column, rename):
+    """Found by bench/fuzz/shards.py (issue 16): a meta.parquet whose column name was
+    altered escaped Reader.meta as UnicodeDecodeError or pyarrow's ArrowInvalid."""
+    path, _ = shards
+    r = Reader(path)  # opened, then the file changes: metadata is read on each call
+    f = path / "train/000003.meta.parquet"
+    data = f.read_bytes()
+    assert column.encode() in data
+    f.write_bytes(data.replace(column.encode(), rename))
+    with pytest.raises(ShardFormatError) as info:
+        r.meta("train")
+    assert info.value.path == str(f)
+
+
+def test_a_directory_in_place_of_a_shard_file_is_a_shard_format_error(shards):
+    path, _ = shards
+    r = Reader(path)
+    f = path / "train/000002.images.npy"
+    f.unlink()
+    f.mkdir()
+    with pytest.raises(ShardFormatError) as info:
+        Reader(path)
+    assert info.value.path == str(f)
+    with pytest.raises(ShardFormatError, match="cannot open") as info:
+        r.images("train", 2)
+    assert info.value.path == str(f)
+    labels = path / "train/000003.labels.npy"
+    labels.unlink()
+    labels.mkdir()
+    with pytest.raises(ShardFormatError, match="cannot open"):
+        r.labels("train", 3)

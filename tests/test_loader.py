@@ -353,3 +353,23 @@ def test_device_loader_takes_a_stroke_dataset(tmp_path, data_dir):
     want = [b["images"].clone() for b in ds]
     got = [b["images"].clone() for b in ShardLoader(ds, device="cpu", threads=1)]
     assert all(torch.equal(a, b) for a, b in zip(want, got, strict=True))
+
+
+def test_shared_allocation_falls_back_to_public_torch_api(monkeypatch):
+    """Issue 16: rasterfast/data used torch's private _typed_storage()._new_shared with no
+    fallback; when torch lacks it, the public share_memory_() path is taken for good."""
+    from rasterfast.data import base
+
+    got = base._alloc_uint8((3, 1, 4, 4), shared=True, pin=False)
+    assert got.is_shared() and got.shape == (3, 1, 4, 4) and got.dtype == torch.uint8
+
+    def gone(numel):
+        raise AttributeError("'TypedStorage' object has no attribute '_new_shared'")
+
+    monkeypatch.setattr(base, "_new_shared", gone)
+    got = base._alloc_uint8((2, 3, 5, 5), shared=True, pin=False)
+    assert got.is_shared() and got.shape == (2, 3, 5, 5)
+    assert base._new_shared is base._new_shared_public
+    got.numpy()[:] = 7  # writable, and its own memory
+    assert int(got.sum()) == 7 * 150
+    assert not base._alloc_uint8((2, 2), shared=False, pin=False).is_shared()

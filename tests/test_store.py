@@ -261,3 +261,51 @@ def test_mapped_files_are_bounded_and_gathers_stay_right(tmp_path, data_dir):
     assert unbounded.mapped == len(paths)
     with pytest.raises(ValueError, match="max_mapped_bytes"):
         StrokeSet(paths, [len(b) for b in parts], "simplified", max_mapped_bytes=0)
+
+
+@pytest.mark.parametrize("kind, value", [("simplified", -3), ("simplified", 300),
+                                         ("raw", np.nan), ("raw", np.inf)])
+def test_coordinates_the_kind_cannot_hold_are_refused(tmp_path, kind, value):
+    """Issue 16 (item 9): out-of-range int16 coordinates in a store rendered silently."""
+    lists = [[[[1, 2], [3, 4]]], [[[5, 6, 7], [8, 9, 10]]], [[[11], [12]]]]
+    if kind == "raw":
+        lists = [[[list(map(float, s[0])), list(map(float, s[1])), [0, 1, 2][:len(s[0])]]
+                  for s in d] for d in lists]
+    b = StrokeBatch.from_lists(lists, kind)
+    path = write(tmp_path / "a.strokes", b)
+    shard = StrokeShard(path)
+    data = bytearray(path.read_bytes())
+    off, dtype, _ = shard.layout.sections["y"]
+    data[off + 3 * dtype.itemsize:off + 4 * dtype.itemsize] = np.array([value], dtype).tobytes()
+    path.write_bytes(bytes(data))
+    s = StrokeSet([path], [3], kind)
+    same(s.gather([0, 2]), b.take(np.array([0, 2])))   # drawing 1 holds the bad point
+    with pytest.raises(ShardFormatError, match="drawing 1: coordinate") as err:
+        s.gather([2, 1])
+    assert err.value.path == str(path)
+
+
+def test_a_directory_in_place_of_a_file_is_a_shard_format_error(tmp_path):
+    """Issue 16 (item 9): a tampered store gave OSError tracebacks, not errors naming it."""
+    path = tmp_path / "a.strokes"
+    path.mkdir()
+    for read in (StrokeShard, read_header):
+        with pytest.raises(ShardFormatError, match="cannot open") as err:
+            read(path)
+        assert err.value.path == str(path)
+
+
+def test_offsets_changed_between_the_two_passes_name_the_file(tmp_path, monkeypatch):
+    """Issue 16 (item 9): the gather's sizing and copying passes disagreeing (a file written
+    into while mapped) raised RuntimeError("a rasterfast bug"); now it names the file."""
+    from rasterfast.errors import Status
+    from rasterfast.store import reader as store_reader
+
+    b = StrokeBatch.from_lists([[[[1, 2], [3, 4]]], [[[5], [6]]]], "simplified")
+    path = write(tmp_path / "a.strokes", b)
+    for pos, match in ((1, "drawing 1: its offsets changed"), (2, "offsets changed")):
+        monkeypatch.setattr(store_reader, "_stroke_gather",
+                            lambda *args, pos=pos: (Status.E_SHAPE, pos) + (None,) * 5)
+        with pytest.raises(ShardFormatError, match=match) as err:
+            StrokeSet([path], [2], "simplified").gather([0, 1])
+        assert err.value.path == str(path)

@@ -226,3 +226,18 @@ def test_map_budget_follows_the_dataset_into_workers(builds):
     g = StrokeDataset(path, "gray", size=32, order="global")
     next(iter(pickle.loads(pickle.dumps(g))))
     assert g.reader.strokes("train").max_mapped_bytes is None
+
+
+def test_check_full_finds_altered_coordinates_when_made(builds, tmp_path):
+    """Issue 16: in-range altered coordinates render silently by default; check="full"
+    finds them when the dataset is made."""
+    path = _copy(builds["strokes-only"], tmp_path / "t")
+    victim = sorted(path.glob("train/*.strokes"))[0]
+    data = bytearray(victim.read_bytes())
+    data[-2] ^= 1                    # low bit of the last y (int16, the file's last array)
+    assert 0 <= int.from_bytes(data[-2:], "little", signed=True) <= 255
+    victim.write_bytes(bytes(data))
+    StrokeDataset(path, "gray", size=32)
+    with pytest.raises(ShardFormatError, match="altered") as info:
+        StrokeDataset(path, "gray", size=32, check="full")
+    assert info.value.path == str(victim)

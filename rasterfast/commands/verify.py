@@ -1,11 +1,12 @@
-"""``rasterfast verify``: recompute the checksums of a shard directory."""
+"""``rasterfast verify``: check a shard directory's manifest, sizes, headers and checksums."""
 
 from __future__ import annotations
 
 import argparse
 
 HELP = """\
-Check every file that DIR/manifest.json lists: present, of the listed size, and with the
+Check DIR/manifest.json (against its own content digest) and every file it lists:
+present, of the listed size, with a header that agrees with the manifest, and with the
 listed sha256. Names every missing, truncated or altered file; exit status 1 if any.
 
 example:
@@ -17,7 +18,8 @@ def register(sub) -> None:
     p = sub.add_parser("verify", help="check a shard directory's files against its manifest",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR")
-    p.add_argument("--sizes-only", action="store_true", help="skip the checksums (fast)")
+    p.add_argument("--sizes-only", action="store_true",
+                   help="sizes and headers only, no checksums (fast)")
     p.set_defaults(func=run)
 
 

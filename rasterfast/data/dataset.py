@@ -59,6 +59,13 @@ class ShardDataset(BatchDataset):
         Drawings per window, and rows per shuffled run, of the ``"window"`` order (see
         :func:`rasterfast.data.order.window_shuffle` for their effect; ``block=4`` is
         faster and right for shards from ``rasterfast build``, whose rows are in hash order).
+    check : {"sizes", "headers", "labels", "full"}
+        What to check of the split's files when the dataset is made
+        (:data:`rasterfast.format.CHECK_LEVELS`): by default that each exists with its
+        listed size and header; ``"labels"`` also the sha256 of the labels and metadata
+        files (a few dozen bytes per drawing: a label changed to another valid one is
+        found), ``"full"`` also of the images. What is and is not checked when, is in
+        ``rasterfast/format/README.md``.
 
     Attributes
     ----------
@@ -104,8 +111,9 @@ class ShardDataset(BatchDataset):
                  seed: int = 0, drop_last: bool = False, words=None, recognized=None,
                  entropy=None, return_key_ids: bool = False, rank: int | None = None,
                  world_size: int | None = None, *, order: str | None = None,
-                 window: int = DEFAULT_WINDOW, block: int = 1):
-        reader = Reader(path)
+                 window: int = DEFAULT_WINDOW, block: int = 1, check: str = "headers"):
+        reader = Reader(path, check="sizes")
+        reader.check(check, splits=[split])
         if not reader.has_images:
             raise ValueError(f"{reader.path} has no images (a build --no-images): render them "
                              f"on the fly with rasterfast.StrokeDataset({str(path)!r}, recipe), "

@@ -98,6 +98,10 @@ return_key_ids, rank, world_size, order, window, block
         :meth:`get_batch` alone cuts its batch into ``threads`` runs of at least 32
         drawings. Default: the cores this process may use, at most 8, and 1 inside a
         DataLoader worker process (the workers are the parallelism there).
+    check : {"sizes", "headers", "labels", "full"}
+        What to check of the split's files when the dataset is made, as
+        :class:`rasterfast.ShardDataset`'s ``check`` (``"full"`` hashes the stroke
+        files: altered coordinates are found).
 
     Raises
     ------
@@ -108,7 +112,9 @@ return_key_ids, rank, world_size, order, window, block
         A stroke file that is missing, truncated, of an unknown version or not the
         drawings the manifest lists; the message names the file. (A stroke file
         whose offsets were altered is found when it is first read; altered
-        coordinates are found by :func:`rasterfast.format.verify` only.)
+        coordinates are found by ``check="full"`` or :func:`rasterfast.format.verify`.)
+        Drawing coordinates outside what the store's kind allows (0-255 for simplified
+        drawings, finite numbers for raw ones) are found when a batch is gathered.
 
     Notes
     -----
@@ -138,7 +144,8 @@ return_key_ids, rank, world_size, order, window, block
                  rank: int | None = None, world_size: int | None = None, *,
                  size: int | None = None, augment=None, threads: int | None = None,
                  order: str | None = None, window: int = DEFAULT_WINDOW, block: int = 1,
-                 output: str = "image", max_len: int | None = None, on_long: str = "raise"):
+                 output: str = "image", max_len: int | None = None, on_long: str = "raise",
+                 check: str = "headers"):
         self.output = output
         if check_output(output, recipe, size, max_len, on_long):
             pass  # sequences: no recipe (checked), nothing rendered
@@ -153,7 +160,8 @@ return_key_ids, rank, world_size, order, window, block
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
-        reader = Reader(path)
+        reader = Reader(path, check="sizes")
+        reader.check(check, splits=[split])
         if not reader.has_strokes:
             raise ValueError(f"{reader.path} has no stroke store (parts "
                              f"{list(reader.manifest.parts)}): build it again with "

@@ -25,7 +25,7 @@ __all__ = [
     "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM", "MANIFEST_NAME", "ROLES", "PARTS",
     "ShardFormatError", "FileEntry", "ShardEntry", "Manifest", "InputStats",
     "summarize_rejects", "file_checksum", "atomic_write_bytes", "fsync_dir", "shard_file_name",
-    "check_split_name", "STROKES_FORMAT",
+    "check_split_name", "STROKES_FORMAT", "DIGEST_FIELD", "content_digest",
 ]
 
 #: The ``format`` field of every manifest.
@@ -46,6 +46,10 @@ ROLES = {"images": "images.npy", "strokes": "strokes", "labels": "labels.npy",
 PARTS = ("images", "strokes")
 #: The ``strokes`` section of a manifest names the file format of the ``.strokes`` files.
 STROKES_FORMAT = "rasterfast-strokes"
+
+#: The manifest field holding :func:`content_digest` of all its other fields (issue 16;
+#: manifests written before it have none and are read as before, unchecked).
+DIGEST_FIELD = "content_sha256"
 
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NAME_RE = re.compile(
@@ -129,6 +133,18 @@ def atomic_write_bytes(path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def content_digest(d: Mapping) -> str:
+    """sha256 of a manifest's fields (all but :data:`DIGEST_FIELD`), as canonical JSON.
+
+    Canonical: keys sorted, no whitespace, UTF-8, so that reformatting the file does not
+    change it and any change to a value does (two words swapped, a split emptied).
+    """
+    body = {k: v for k, v in d.items() if k != DIGEST_FIELD}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # -- entries -------------------------------------------------------------------------------------
@@ -313,6 +329,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     parts: tuple = ("images",)
     strokes: dict | None = None
+    #: the digest the file carried, and the one of what was read (None: built in memory)
+    content_sha256: str | None = field(default=None, compare=False, repr=False)
+    actual_sha256: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_images(self) -> bool:
@@ -369,12 +388,33 @@ class Manifest:
         }
 
     def dumps(self) -> bytes:
-        """The bytes of ``manifest.json``."""
-        return (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+        """The bytes of ``manifest.json``: :meth:`to_json` and its :func:`content_digest`."""
+        d = self.to_json()
+        # the digest of what a reader will parse: the dict after a JSON round trip (tuples
+        # become lists, non-string keys strings)
+        d[DIGEST_FIELD] = content_digest(json.loads(json.dumps(d)))
+        return (json.dumps(d, indent=1, ensure_ascii=False) + "\n").encode()
+
+    def digest_problem(self) -> str | None:
+        """Why the manifest's content does not match its own digest, or None.
+
+        None also when it has no digest (written before digests, issue 16) or was not read
+        from a file.
+        """
+        if self.content_sha256 is None or self.actual_sha256 is None or \
+                self.content_sha256 == self.actual_sha256:
+            return None
+        return (f"altered: its fields do not match its {DIGEST_FIELD} (edited after it was "
+                f"written?)")
 
     @classmethod
-    def from_json(cls, d, src="manifest.json") -> Manifest:
-        """Parse and check a manifest dict; :class:`ShardFormatError` naming ``src`` if bad."""
+    def from_json(cls, d, src="manifest.json", *, check_digest: bool = True) -> Manifest:
+        """Parse and check a manifest dict; :class:`ShardFormatError` naming ``src`` if bad.
+
+        A manifest that has a :data:`DIGEST_FIELD` must match it (unless
+        ``check_digest=False``: :func:`rasterfast.format.verify` reports it instead); the
+        other checks come first, so that the reason named is the most specific one.
+        """
         if not isinstance(d, dict):
             raise ShardFormatError(src, f"expected a JSON object, got {type(d).__name__}")
         fmt = d.get("format")
@@ -440,15 +480,24 @@ class Manifest:
         recipe = d.get("recipe")
         if not isinstance(recipe, dict):
             raise ShardFormatError(src, f"recipe: expected an object, got {type(recipe).__name__}")
-        return cls(recipe=recipe, words=words, channels=channels, size=size, splits=splits,
-                   seed=seed, inputs=list(d.get("inputs") or []),
-                   rejects=d.get("rejects") or {}, extra=d.get("extra") or {},
-                   created=str(d.get("created", "")), writer=str(d.get("writer", "")),
-                   format_version=version, parts=parts, strokes=strokes)
+        stored = d.get(DIGEST_FIELD)
+        if stored is not None and (not isinstance(stored, str) or not _HEX_RE.match(stored)):
+            raise ShardFormatError(src, f"{DIGEST_FIELD}: expected 64 hex digits, got "
+                                   f"{stored!r:.80}")
+        m = cls(recipe=recipe, words=words, channels=channels, size=size, splits=splits,
+                seed=seed, inputs=list(d.get("inputs") or []),
+                rejects=d.get("rejects") or {}, extra=d.get("extra") or {},
+                created=str(d.get("created", "")), writer=str(d.get("writer", "")),
+                format_version=version, parts=parts, strokes=strokes, content_sha256=stored,
+                actual_sha256=content_digest(d) if stored is not None else None)
+        problem = m.digest_problem()
+        if check_digest and problem:
+            raise ShardFormatError(src, problem)
+        return m
 
     @classmethod
-    def load(cls, directory) -> Manifest:
-        """Read ``<directory>/manifest.json``.
+    def load(cls, directory, *, check_digest: bool = True) -> Manifest:
+        """Read ``<directory>/manifest.json`` (``check_digest``: see :meth:`from_json`).
 
         Raises
         ------
@@ -466,4 +515,7 @@ class Manifest:
             d = json.loads(path.read_bytes())
         except (ValueError, UnicodeDecodeError) as err:
             raise ShardFormatError(path, f"not valid JSON ({err})") from err
-        return cls.from_json(d, path)
+        except RecursionError:
+            # json nests one Python call per bracket (issue 16)
+            raise ShardFormatError(path, "not a manifest: JSON nested too deeply") from None
+        return cls.from_json(d, path, check_digest=check_digest)

@@ -9,6 +9,7 @@ counts), so that the gather kernel and the rasteriser never follow a tampered of
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import OrderedDict
@@ -32,6 +33,8 @@ def read_header(path) -> StrokeLayout:
             size = os.fstat(fh.fileno()).st_size
     except FileNotFoundError:
         raise ShardFormatError(path, "missing (listed in the manifest)") from None
+    except OSError as err:  # a directory in its place, no permission...
+        raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
     return read_layout(header, path, size)
 
 
@@ -63,6 +66,8 @@ class StrokeShard:
             fh = open(path, "rb")
         except FileNotFoundError:
             raise ShardFormatError(path, "missing (listed in the manifest)") from None
+        except OSError as err:  # a directory in its place, no permission...
+            raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
         with fh:
             header = fh.read(HEADER_BYTES)
             size = os.fstat(fh.fileno()).st_size
@@ -70,8 +75,15 @@ class StrokeShard:
             if expect is not None and (layout.kind, layout.drawings) != tuple(expect):
                 raise ShardFormatError(path, f"holds {layout.drawings} {layout.kind} drawings, "
                                        f"the manifest says {expect[1]} {expect[0]}")
-            # np.memmap keeps its own descriptor; the file may be renamed or unlinked after
-            self._map = np.memmap(fh, np.uint8, "r", shape=(size,))
+            # the map keeps its own descriptor; the file may be renamed or unlinked after
+            try:
+                self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError) as err:  # e.g. emptied since the header was read
+                raise ShardFormatError(path, f"cannot map: {err}") from err
+            if self._mmap.size() != size:
+                raise ShardFormatError(path, f"changed size while opened ({size} bytes, then "
+                                       f"{self._mmap.size()})")
+            self._map = np.frombuffer(self._mmap, np.uint8)
         self.layout = layout
         arrays = {name: np.frombuffer(self._map, dtype, count=n, offset=off)
                   for name, (off, dtype, n) in layout.sections.items()}
@@ -86,6 +98,18 @@ class StrokeShard:
 
     def __len__(self) -> int:
         return self.layout.drawings
+
+    def check_size(self) -> None:
+        """Raise ShardFormatError if the file no longer has the size it had when mapped.
+
+        Reading a page of a mapped file past its end is a SIGBUS, which kills the
+        process; ``mmap.size()`` is an ``fstat`` of the map's own descriptor, so one
+        system call per file and gather turns a truncation since mapping into an error.
+        """
+        if (got := self._mmap.size()) != self.layout.file_size:
+            raise ShardFormatError(self.path, f"truncated to {got} bytes while mapped (its "
+                                   f"header says {self.layout.file_size}): the shard "
+                                   f"directory was changed while it was being read")
 
     def batch(self) -> StrokeBatch:
         """All drawings of the file as a StrokeBatch (views of the map; geometry only)."""
@@ -278,6 +302,8 @@ class StrokeSet:
         if not n:   # no rows: still learn the types from the first file
             files[0], w = 0, min(1, len(self.paths))
         held, addr, sizes = self._hold(files[:w])
+        for sh in held:
+            sh.check_size()
         coords = self._coords if self._coords is not None else np.dtype(np.int16)
         status, pos, x, y, t, so, do = _stroke_gather(addr, sizes, coords.itemsize,
                                                       bool(self._times), index, local)
@@ -285,12 +311,48 @@ class StrokeSet:
             self._fail(status, pos, index, local, files[:w])
         del held   # the files may be unmapped from here on
         native = coords.newbyteorder("=")
-        return StrokeBatch.from_columns(self.kind, x.view(coords).astype(native, copy=False),
-                                        y.view(coords).astype(native, copy=False), t, so, do,
-                                        validate=False)
+        x = x.view(coords).astype(native, copy=False)
+        y = y.view(coords).astype(native, copy=False)
+        self._check_coords(x, y, so, do, index, local, files[:w])
+        return StrokeBatch.from_columns(self.kind, x, y, t, so, do, validate=False)
+
+    def _check_coords(self, x, y, so, do, index, local, files) -> None:
+        """Raise ShardFormatError on a coordinate the store's kind cannot hold.
+
+        Simplified drawings are 0-255 (Google's simplification); the rasteriser would
+        clip anything else without a word. Raw drawings are finite. The file bytes are
+        not hashed per read: this is what a batch can check for a few us.
+        """
+        if not len(x):
+            return
+        if self.kind == "simplified":
+            bad = (x < 0) | (x > 255) | (y < 0) | (y > 255)
+            why = "outside 0-255, which a simplified drawing cannot have"
+        else:
+            bad = ~(np.isfinite(x) & np.isfinite(y))
+            why = "not a finite number"
+        if not bad.any():
+            return
+        point = int(np.argmax(bad))
+        drawing = int(np.searchsorted(do, np.searchsorted(so, point, side="right") - 1,
+                                      side="right") - 1)
+        raise ShardFormatError(self.paths[int(files[index[drawing]])],
+                               f"drawing {int(local[drawing])}: coordinate ({x[point]}, "
+                               f"{y[point]}) {why} (file altered?)")
 
     def _fail(self, status, pos, shard, local, wanted=None):
-        if status in (Status.E_STORE_ROW, Status.E_STORE_OFFSETS) and 0 <= pos < len(shard):
+        if 0 <= pos < len(shard):
             path = self.paths[int(shard[pos] if wanted is None else wanted[shard[pos]])]
-            raise status_error(status, pos, path=path, row=int(local[pos]))
+            if status in (Status.E_STORE_ROW, Status.E_STORE_OFFSETS):
+                raise status_error(status, pos, path=path, row=int(local[pos]))
+            if status == Status.E_SHAPE:
+                # the outputs were sized by the first pass: the file's offsets changed
+                # between the two passes (another process writing into a mapped file)
+                raise ShardFormatError(path, f"drawing {int(local[pos])}: its offsets changed "
+                                       "while it was being read (file altered in place?)")
+        if status == Status.E_SHAPE and pos == len(shard) and wanted is not None and len(wanted):
+            # the same, found only when the points copied did not add up to the first pass
+            names = [self.paths[int(m)] for m in wanted]
+            raise ShardFormatError(names[0], f"offsets changed while being read (file altered in "
+                                   f"place?); the gather read {names}")
         raise RuntimeError(f"stroke gather kernel status {status} at {pos} (a rasterfast bug)")
