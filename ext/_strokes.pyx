@@ -14,7 +14,8 @@ offset read from a shard is checked against the shard's counts before it is
 used, so a tampered file gives a status, never a read out of bounds.
 """
 
-from libc.stdint cimport int64_t, uint64_t, uint8_t
+from libc.math cimport isfinite
+from libc.stdint cimport int16_t, int64_t, uint64_t, uint8_t
 from libc.string cimport memcpy
 
 # Status codes: ext/_status.pxd (detail: position in rows). E_STORE_ROW: a shard or row
@@ -254,3 +255,29 @@ def _stroke_gather(const uint64_t[:, ::1] addr, const int64_t[:, ::1] sizes,
     if status != OK:
         return status, pos, None, None, None, None, None
     return OK, -1, x, y, t.view(np.int32), so, do
+
+
+def _first_out_of_range(const int16_t[::1] x, const int16_t[::1] y, int lo, int hi):
+    """The first point ``i`` with ``x[i]`` or ``y[i]`` outside ``[lo, hi]``, or -1."""
+    cdef Py_ssize_t n = x.shape[0], i, bad = -1
+    if y.shape[0] != n:
+        return -2
+    with nogil:
+        for i in range(n):
+            if x[i] < lo or x[i] > hi or y[i] < lo or y[i] > hi:
+                bad = i
+                break
+    return bad
+
+
+def _first_not_finite(const float[::1] x, const float[::1] y):
+    """The first point ``i`` with ``x[i]`` or ``y[i]`` NaN or infinite, or -1."""
+    cdef Py_ssize_t n = x.shape[0], i, bad = -1
+    if y.shape[0] != n:
+        return -2
+    with nogil:
+        for i in range(n):
+            if not (isfinite(x[i]) and isfinite(y[i])):
+                bad = i
+                break
+    return bad

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._ext._strokes import _locate, _stroke_gather
+from .._ext._strokes import _first_not_finite, _first_out_of_range, _locate, _stroke_gather
 from ..batch import StrokeBatch
 from ..errors import ShardFormatError, Status, status_error
 from .codec import HEADER_BYTES, StrokeLayout, read_layout
@@ -323,17 +323,18 @@ class StrokeSet:
         clip anything else without a word. Raw drawings are finite. The file bytes are
         not hashed per read: this is what a batch can check for a few us.
         """
-        if not len(x):
-            return
-        if self.kind == "simplified":
-            bad = (x < 0) | (x > 255) | (y < 0) | (y > 255)
+        # one GIL-free pass (the render threads of a StrokeDataset share the GIL)
+        if x.dtype == np.int16:
+            point = _first_out_of_range(x, y, 0, 255)
             why = "outside 0-255, which a simplified drawing cannot have"
         else:
-            bad = ~(np.isfinite(x) & np.isfinite(y))
+            point = _first_not_finite(np.ascontiguousarray(x, np.float32),
+                                      np.ascontiguousarray(y, np.float32))
             why = "not a finite number"
-        if not bad.any():
+        if point == -1:
             return
-        point = int(np.argmax(bad))
+        if point < 0:
+            raise RuntimeError("x and y differ in length (a rasterfast bug)")
         drawing = int(np.searchsorted(do, np.searchsorted(so, point, side="right") - 1,
                                       side="right") - 1)
         raise ShardFormatError(self.paths[int(files[index[drawing]])],
