@@ -13,8 +13,8 @@ and the images are byte-identical to those a build with the same recipe stored.
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -94,10 +94,14 @@ return_key_ids, rank, world_size, order, window, block
         split and each batch has a ``truncated`` bool ``[B]`` marking them.
     threads : int, optional
         Threads that render. Iterating the dataset, they make ``threads`` whole batches
-        at once (one a thread, yielded in order; ``2 * threads`` batches in flight);
-        :meth:`get_batch` alone cuts its batch into ``threads`` runs of at least 32
-        drawings. Default: the cores this process may use, at most 8, and 1 inside a
-        DataLoader worker process (the workers are the parallelism there).
+        at once (yielded in order), the iterating thread one of them: it renders one
+        batch in every ``threads`` and ``threads - 1`` helper threads the others, at most
+        two batches ahead each, so that ``threads`` threads use ``threads`` cores. (To
+        render while the iterating thread trains, use :class:`rasterfast.ShardLoader`,
+        whose prefetch threads call :meth:`get_batch`.) :meth:`get_batch` alone cuts its
+        batch into ``threads`` runs of at least 32 drawings. Default: the cores this
+        process may use, at most 8, and 1 inside a DataLoader worker process (the
+        workers are the parallelism there).
     check : {"sizes", "headers", "labels", "full"}
         What to check of the split's files when the dataset is made, as
         :class:`rasterfast.ShardDataset`'s ``check`` (``"full"`` hashes the stroke
@@ -279,33 +283,57 @@ return_key_ids, rank, world_size, order, window, block
             _ONE_THREAD.active = False
 
     def _make_batches(self, indices, epoch: int):
-        # Iterating: `threads` whole batches at once, one a thread, yielded in order. Cutting
-        # each batch between the threads instead measured 0.97x one thread at gray 64 px on
-        # a 2-core VM (each batch waited for a pool thread to wake); whole batches in
-        # parallel scale with the cores (bench/bench_stroke.py). 2 * threads batches are in
-        # flight, so that a thread that finishes one finds the next queued instead of
-        # waiting for this (consuming) thread to wake up and submit it.
+        # Iterating: `threads` whole batches at once, yielded in order: this (iterating)
+        # thread makes one batch in every `threads`, and `threads - 1` helper threads the
+        # others, each its own fixed share, two batches ahead at most. Measured at gray
+        # 64 px on a 2-core VM, against one thread: a pool of `threads` with this thread
+        # only waiting 1.44-1.55x (three threads on two cores: each hand-over woke this
+        # one onto a core a renderer was using); this thread rendering its share, the
+        # others handed to a ThreadPoolExecutor 1.62-1.73x (its per-task Python holds the
+        # GIL); helper threads with a queue each 1.79-1.88x; cutting each batch between
+        # the threads instead 0.97x (each batch waited for pool threads to wake).
         k = self._threads()
         if k == 1 or self.output != "image":
             yield from super()._make_batches(indices, epoch)
             return
-        pool = self._get_pool(k)
-        pending: deque = deque()
+        order = list(indices)
+        stop = threading.Event()
+        made = [queue.Queue(2) for _ in range(k - 1)]   # helper j: positions p % k == j + 1
+
+        def helper(j: int) -> None:
+            for p in range(j + 1, len(order), k):
+                if stop.is_set():
+                    return
+                try:
+                    item = (True, self._whole_batch(order[p], epoch))
+                except BaseException as err:  # handed to the iterating thread, raised there
+                    item = (False, err)
+                while not stop.is_set():
+                    try:
+                        made[j].put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if not item[0]:
+                    return
+
+        helpers = [threading.Thread(target=helper, args=(j,), daemon=True,
+                                    name=f"rasterfast-render-{j}") for j in range(k - 1)]
+        for t in helpers:
+            t.start()
         try:
-            for i in indices:
-                pending.append((i, pool.submit(self._whole_batch, i, epoch)))
-                if len(pending) >= 2 * k:
-                    j, f = pending.popleft()
-                    yield j, f.result()
-            while pending:
-                j, f = pending.popleft()
-                yield j, f.result()
+            for p, i in enumerate(order):
+                if p % k == 0:
+                    yield i, self._whole_batch(i, epoch)
+                    continue
+                ok, got = made[p % k - 1].get()
+                if not ok:
+                    raise got
+                yield i, got
         finally:  # also when the consumer stops early: nothing left running for it
-            for _, f in pending:
-                f.cancel()
-            for _, f in pending:
-                if not f.cancelled():
-                    f.exception()
+            stop.set()
+            for t in helpers:
+                t.join()
 
     def _fill(self, rows: np.ndarray, out: np.ndarray, epoch: int) -> None:
         n = len(rows)
