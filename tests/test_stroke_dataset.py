@@ -93,35 +93,47 @@ def test_threads_do_not_change_batches(builds):
 
 
 def test_threaded_iteration_stops_its_helpers_and_raises_their_errors(builds):
-    """Iterating with threads=3: stopping early leaves no helper thread running, and a
-    batch that fails in a helper thread is raised in the iterating thread, in order."""
+    """Iterating with threads=3: stopping early leaves no helper working (the next pass
+    gives the right batches; no threads pile up), two passes at once each get their own
+    batches, and a batch that fails in a helper thread is raised in the iterating thread,
+    in order."""
     import threading
+
+    def helpers():
+        return [t for t in threading.enumerate() if t.name.startswith("rasterfast-iteration")]
 
     path = builds["strokes-only"]
     ds = StrokeDataset(path, "gray", size=32, batch_size=64, threads=3, seed=5)
-    ref = StrokeDataset(path, "gray", size=32, batch_size=64, threads=1, seed=5)
-    it = iter(ds)
-    for _, want in zip(range(4), ref, strict=False):
-        assert torch.equal(next(it)["images"], want["images"])
-    it.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("rasterfast-render-")]
+    ref = [b["images"] for b in StrokeDataset(path, "gray", size=32, batch_size=64,
+                                              threads=1, seed=5)]
+    for _ in range(3):
+        it = iter(ds)
+        for want in ref[:4]:
+            assert torch.equal(next(it)["images"], want)
+        it.close()
+    assert len(helpers()) <= 2
+    a, b = iter(ds), iter(ds)          # the second pass runs on threads of its own
+    for want in ref:
+        assert torch.equal(next(a)["images"], want)
+        assert torch.equal(next(b)["images"], want)
+    a.close()
+    b.close()
+    assert len(helpers()) <= 2
 
-    calls = []
     real = ds._whole_batch
 
     def failing(i, epoch):
-        calls.append(i)
-        if i == 4:   # position 4 of 0..n: made by helper thread 1 of 2 (4 % 3 == 1)
+        if i == 4:   # position 4: made by helper 1 of 2 (4 % 3 == 1)
             raise OSError("disk gone")
         return real(i, epoch)
 
     ds._whole_batch = failing
     got = []
     with pytest.raises(OSError, match="disk gone"):
-        for b in ds:
-            got.append(b)
+        for batch in ds:
+            got.append(batch)
     assert len(got) == 4
-    assert not [t for t in threading.enumerate() if t.name.startswith("rasterfast-render-")]
+
 
 
 def test_dataloader_workers_and_shard_loader(builds):
