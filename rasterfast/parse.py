@@ -141,6 +141,8 @@ def detect_kind(text) -> str:
         if any(not isinstance(v, int) for lst in first for v in lst):
             return "raw"
         return "simplified"
+    except RecursionError as err:     # json.loads of thousands of '['
+        raise StrokeParseError("cannot tell raw from simplified: nested too deeply") from err
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise StrokeParseError(f"cannot tell raw from simplified: {err}") from err
 

@@ -171,9 +171,10 @@ def batch_drawing(batch, i: int):
 def same_drawing(got, expect, what: str) -> None:
     """Raise unless two ``(x, y, t, lengths)`` tuples are equal."""
     for name, g, e in zip(("x", "y", "t", "stroke lengths"), got, expect, strict=True):
-        require(len(g) == len(e) and np.array_equal(np.asarray(g, np.float64),
-                                                    np.asarray(e, np.float64)),
-                f"{what}: {name} differs from the reference: {g[:8]!r} vs {e[:8]!r}")
+        if not (len(g) == len(e) and np.array_equal(np.asarray(g, np.float64),
+                                                    np.asarray(e, np.float64))):
+            raise ContractViolation(f"{what}: {name} differs from the reference: {g[:8]!r} "
+                                    f"vs {e[:8]!r}")
 
 
 # -- the contract of an error and of a batch -----------------------------------------------

@@ -25,6 +25,7 @@ _CORRUPT = {
     3: "record has no strokes: corrupt data",
     4: "stroke has no points: corrupt data",
     5: "record has more points than max_points: corrupt data",
+    6: "country code is not 2 ASCII characters: corrupt data, or not a Quick, Draw! .bin file",
 }
 
 
