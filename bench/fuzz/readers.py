@@ -333,8 +333,21 @@ _INNER = (("ndjson", check_ndjson, "x.ndjson"), ("csv", check_csv, "x.csv"),
           ("bin", check_bin, "cat.bin"))
 
 
-def _contract_only(path: str, source: str):
-    """A broken container: exceptions and counts obey the contract; no reference."""
+def _contract_only(path: str, source: str, no_inputs: bool = False):
+    """A broken container: exceptions and counts obey the contract; no reference.
+
+    ``no_inputs``: a readable zip without a member rasterfast reads, which is no input
+    at all (FileNotFoundError, as for an empty directory).
+    """
+    if no_inputs:
+        for policy in ("skip", "raise"):
+            try:
+                read_all(path, policy)
+            except FileNotFoundError:
+                continue
+            raise ContractViolation(f"{path}: a zip without inputs did not raise "
+                                    "FileNotFoundError")
+        return 0
     batches = run_policies(lambda e: read_all(path, e), source, None)
     kept, rejects = _kept(batches), _rejects(batches)
     everything = sorted(kept + [r.record for r in rejects])
@@ -382,7 +395,10 @@ def _gunzip(data, inner):
 def _unzstd(data, inner):
     import zstandard
 
-    return zstandard.ZstdDecompressor().decompressobj().decompress(data) if data else None
+    # across frames, as the reader does: trailing garbage after a frame is an error
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
+                                                    read_across_frames=True) as r:
+        return r.read() if data else None
 
 
 def _unzip(data, inner):
@@ -391,6 +407,16 @@ def _unzip(data, inner):
         if names != [inner]:
             return None     # other members: only the contract is checked
         return z.read(inner)
+
+
+def _zip_without_inputs(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = [i.filename for i in z.infolist() if not i.is_dir()]
+    except Exception:  # noqa: BLE001 - not readable: it is an input that breaks
+        return False
+    return not any(re.search(r"\.(csv|ndjson|jsonl|json|bin)(\.gz|\.zst|\.zstd)?$", n.lower())
+                   and not n.rsplit("/", 1)[-1].startswith(".") for n in names)
 
 
 def check_gzip(data: bytes):
@@ -412,7 +438,7 @@ def check_zip(data: bytes):
     except Exception:  # noqa: BLE001 - broken for Python's zipfile too
         payload = None
     if payload is None:
-        return _contract_only(path, path)
+        return _contract_only(path, path, no_inputs=_zip_without_inputs(data[1:]))
     outcome = check(payload, inner)
     _same_as_plain(path, scratch_file(inner, payload))
     return outcome

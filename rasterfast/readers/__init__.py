@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ..batch import KINDS, StrokeBatch
 from ..errors import InputReadError, StrokeParseError, check_on_error
-from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES
+from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES, limits
 from ._binary import read_binary
 from ._csv import read_csv
 from ._meta import ReadContext
@@ -87,6 +87,7 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
             raise ValueError("words has duplicates; each word needs one label")
         if len(words) > 32767:
             raise ValueError(f"at most 32,767 words fit the int16 labels, got {len(words)}")
+    max_points, max_strokes = limits(max_points, max_strokes)
     ctx = ReadContext(on_error=on_error, words=words, kind=kind, block_size=block_size,
                       max_points=max_points, max_strokes=max_strokes)
     for src in find_sources(paths):
@@ -114,8 +115,8 @@ def read_source(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     except (InputReadError, OSError) as err:
         if not isinstance(err, InputReadError):   # could not even open it
             if isinstance(err, FileNotFoundError) or ctx.on_error == "raise":
-                raise InputReadError(f"cannot open: {err}", src.name) from err
-            err = InputReadError(f"cannot open: {err}", src.name)
+                raise InputReadError(f"cannot open: {err}", src.name, 0) from err
+            err = InputReadError(f"cannot open: {err}", src.name, 0)
         if ctx.on_error == "raise":
             raise
         empty = StrokeBatch.empty(ctx.kind or "simplified", sources=(src.name,))

@@ -41,11 +41,11 @@ _LINE_REASONS = {
 
 
 def _span_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped: np.ndarray):
-    """A pyarrow string array of ``buf[starts:ends]`` (null where ``starts`` < 0), and the
-    rows whose text is no Unicode (an escape of a lone surrogate, ``"\\ud800"``).
+    r"""A pyarrow string array of ``buf[starts:ends]``, and the rows that are no Unicode.
 
-    The kernel has checked that every string is valid JSON text (well-formed UTF-8,
-    valid escapes). Escapes (rare: a word with a quote or non-ASCII text) are decoded
+    Null where ``starts`` < 0; a row is no Unicode when it escapes a lone surrogate
+    (``"\ud800"``). The kernel has checked that every string is valid JSON text
+    (well-formed UTF-8, valid escapes). Escapes (rare: a word with a quote or non-ASCII text) are decoded
     row by row; everything else is one vectorised gather.
     """
     present = starts >= 0
