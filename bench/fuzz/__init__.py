@@ -28,6 +28,7 @@ from __future__ import annotations
 import faulthandler
 import hashlib
 import importlib
+import math
 import os
 import pkgutil
 import random
@@ -106,18 +107,22 @@ class Mutator:
 
     def __call__(self, data: bytes) -> bytes:
         buf = bytearray(data)
-        for _ in range(1 + int(self.rng.expovariate(1.0))):
+        for _ in range(1 + self._small(1.0, 8)):
             self.rng.choice(self.ops)(buf)
         if len(buf) > self.max_len:
             del buf[self.max_len:]
         return bytes(buf)
+
+    def _small(self, mean: float, cap: int = 1 << 12) -> int:
+        """A length, exponentially distributed around ``mean``, at most ``cap``."""
+        return min(int(-mean * math.log(1.0 - self.rng.random())), cap)
 
     def _pos(self, buf: bytearray, end: bool = True) -> int:
         return self.rng.randint(0, len(buf) if end else max(len(buf) - 1, 0))
 
     def _span(self, buf: bytearray) -> tuple[int, int]:
         a = self._pos(buf)
-        return a, min(len(buf), a + 1 + int(self.rng.expovariate(1 / 8)))
+        return a, min(len(buf), a + 1 + self._small(8))
 
     def flip_bit(self, buf):
         if buf:
@@ -128,7 +133,7 @@ class Mutator:
             buf[self._pos(buf, False)] = self.rng.randrange(256)
 
     def insert_bytes(self, buf):
-        n = 1 + int(self.rng.expovariate(1 / 4))
+        n = 1 + self._small(4)
         at = self._pos(buf)
         buf[at:at] = bytes(self.rng.randrange(256) for _ in range(n))
 
@@ -146,7 +151,7 @@ class Mutator:
         if not other:
             return
         a = self.rng.randint(0, len(other))
-        b = min(len(other), a + 1 + int(self.rng.expovariate(1 / 64)))
+        b = min(len(other), a + 1 + self._small(64))
         at = self._pos(buf)
         if self.rng.random() < 0.5:        # insert a piece of another input
             buf[at:at] = other[a:b]
