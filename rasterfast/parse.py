@@ -262,6 +262,8 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
         int16. ``"raw"``: any finite numbers for x and y (stored as float32,
         rounded like ``np.float32(json.loads(text))``) and integer milliseconds
         for t (int32), three lists per stroke. Use :func:`detect_kind` if unsure.
+        Either way a number written with more than 400 characters is malformed, so
+        that no text makes the parser slow.
     on_error : {"raise", "warn", "skip"}
         ``"raise"``: :class:`StrokeParseError` at the first bad drawing.
         ``"skip"``: leave bad drawings out and list them in ``batch.rejects``, so
@@ -270,7 +272,8 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
     source : str
         Name used in errors and ``batch.sources``.
     max_points, max_strokes : int
-        A drawing with more points or strokes is an error (absurd input).
+        A drawing with more points or strokes is an error (absurd input). A limit
+        beyond int64 means no limit.
 
     Returns
     -------

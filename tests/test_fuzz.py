@@ -117,6 +117,8 @@ def _read(tmp_path, name, data, on_error="skip", **kw):
     (LINE.replace(b'"cat"', b'"c\tat"'), "invalid JSON string"),       # control character
     (LINE.replace(b'"cat"', b"5"), "word must be a string"),
     (LINE.replace(b"true", b'"True"'), "recognized must be true or false"),
+    (LINE.replace(b"true", b'"null"'), "recognized must be true or false"),
+    (LINE.replace(b"true", b"1"), "recognized must be true or false"),
     (LINE.replace(b'"cat"', b'"\\ud800"'), "not valid Unicode"),
 ])
 def test_ndjson_invalid_json_is_a_reject(tmp_path, line, reason):

@@ -326,7 +326,6 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     sys.unraisablehook = hook
     out_dir.mkdir(parents=True, exist_ok=True)
     backstop = open(out_dir / "faulthandler.txt", "w")  # noqa: SIM115 - open while fuzzing
-    faulthandler.dump_traceback_later(timeout * 3, repeat=True, file=backstop)
     watchdog.start()
     t0 = time.perf_counter()
     deadline = t0 + seconds if seconds is not None else None
@@ -340,12 +339,16 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
                 break
             data = pending_seeds.pop() if pending_seeds else mutate(rng.choice(corpus))
             watchdog.current = (data, time.monotonic())
+            # the backstop for a hang that holds the GIL (the watchdog cannot run then):
+            # the stacks and the end of the process, without the input
+            faulthandler.dump_traceback_later(timeout * 3, exit=True, file=backstop)
             try:
                 outcome = target.run(data)
             except Exception:   # noqa: BLE001 - any exception is a finding
                 save(data, "error", traceback.format_exc())
                 outcome = None
             finally:
+                faulthandler.cancel_dump_traceback_later()
                 watchdog.current = None
             if unraisable:
                 save(data, "unraisable", "\n".join(unraisable))
@@ -359,7 +362,6 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     finally:
         result.seconds = time.perf_counter() - t0
         watchdog.stopped.set()
-        faulthandler.cancel_dump_traceback_later()
         backstop.close()
         sys.unraisablehook = old_hook
         if (out_dir / "faulthandler.txt").stat().st_size == 0:

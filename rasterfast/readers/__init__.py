@@ -52,10 +52,19 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
         offset and reason. ``"skip"`` leaves it out and lists it in the
         batch's ``rejects``; ``"warn"`` skips and warns once at the end with
         the count. A file that breaks (a corrupt gzip stream, a truncated
-        ``.bin``) keeps the drawings read before the break; the rest of the
-        file is one reject (``InputReadError``) whose record is the first lost.
+        ``.bin``, a corrupt zip archive) keeps the drawings read before the
+        break; the rest of the file is one reject (``InputReadError``) whose
+        record is the first lost (0 for a file that cannot be read at all).
+        What is bad: an ndjson line that ``json.loads`` refuses, or whose
+        ``drawing`` is no array, or whose metadata has the wrong JSON type
+        (word, countrycode, timestamp: strings; key_id: a string or number;
+        recognized: a boolean; null is absent); a CSV line that is not UTF-8,
+        has the wrong number of fields, or holds a quote that does not enclose
+        a whole value (rasterfast reads CSVs one row per line); a ``.bin``
+        record with a non-ASCII country code (corrupt: the file breaks there).
     kind : {"simplified", "raw"}, optional
-        What the drawings are; by default each file's first drawing decides.
+        What the drawings are; by default the first drawing of a file that tells
+        decides (one that does not, such as ``[]``, is rejected either way).
     block_size : int
         Bytes read at a time (default 4 MiB): the memory a reader holds.
     max_points, max_strokes : int

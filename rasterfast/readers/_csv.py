@@ -2,9 +2,11 @@
 ``key_id,countrycode,drawing``, simplified or raw; columns found by header name.
 
 Read with pyarrow's streaming CSV reader in blocks of ``block_size`` bytes:
-every column as text (so ``NA``, Namibia, stays a country and a bad key_id
-rejects one row, not a block), the drawing column handed to the parser
-without copying.
+every column as bytes (so ``NA``, Namibia, stays a country, and a bad key_id or
+a byte that is not UTF-8 rejects one row, not a block), the drawing column handed
+to the parser without copying. One row is one line: a line pyarrow would read
+otherwise (not UTF-8, or a quote that does not enclose a whole value) is replaced
+by a marker line first, and rejected (see :class:`_CsvLines`).
 """
 
 from __future__ import annotations

@@ -85,16 +85,19 @@ def _value_type_reasons(buf: np.ndarray, spans: np.ndarray, rows: np.ndarray) ->
         start = spans[:, f, 0]
         quoted = buf[np.maximum(start - 1, 0)] == 34     # a string's span starts after '"'
         wanted = _NON_STRING_OK.get(name)
-        check = rows & (start >= 0) & (quoted if wanted == "boolean" else ~quoted)
+        # recognized: every value (a string is wrong too); the others: those not strings
+        check = rows & (start >= 0) & (True if wanted == "boolean" else ~quoted)
         for i in np.flatnonzero(check):
             text = bytes(buf[start[i]:spans[i, f, 1]])
-            if text == b"null":
+            if not quoted[i] and text == b"null":
                 spans[i, f] = -1
                 continue
             if wanted == "number" and text[:1] in b"-0123456789":
                 continue            # the digits check of text_metadata decides
-            if wanted == "boolean" and text in (b"true", b"false"):
+            if wanted == "boolean" and not quoted[i] and text in (b"true", b"false"):
                 continue
+            if quoted[i]:
+                text = b'"' + text + b'"'
             if int(i) not in reasons:
                 shown = text if len(text) <= 40 else text[:40] + b"..."
                 what = {"boolean": "true or false", "number": "a string or a number"}.get(
