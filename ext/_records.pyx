@@ -26,10 +26,12 @@ cdef enum:
 # Status codes: ext/_status.pxd (OK, J_* per ndjson line, B_* for .bin records).
 from _status cimport (
     OK, J_NOT_OBJECT, J_BAD_KEY, J_EXPECT_COLON, J_BAD_VALUE, J_EXPECT_COMMA, J_TRUNCATED,
-    J_TRAILING, J_TOO_DEEP, J_NO_DRAWING, J_BLANK, B_INCOMPLETE, B_BAD_RECOGNIZED, B_NO_STROKES,
-    B_EMPTY_STROKE, B_TOO_MANY_POINTS)
+    J_TRAILING, J_TOO_DEEP, J_NO_DRAWING, J_BLANK, J_BAD_STRING, J_DRAWING_NOT_ARRAY,
+    B_INCOMPLETE, B_BAD_RECOGNIZED, B_NO_STROKES, B_EMPTY_STROKE, B_TOO_MANY_POINTS,
+    B_BAD_COUNTRY)
 
-cdef int MAX_DEPTH = 64
+cdef enum:
+    MAX_DEPTH = 64        # nesting a line may have (a drawing has 3 levels)
 
 
 cdef inline const uint8_t* _ws(const uint8_t* p, const uint8_t* end) noexcept nogil:
@@ -38,60 +40,237 @@ cdef inline const uint8_t* _ws(const uint8_t* p, const uint8_t* end) noexcept no
     return p
 
 
+cdef inline int _utf8_len(const uint8_t* p, const uint8_t* end) noexcept nogil:
+    """Length of the well-formed UTF-8 sequence at p (a byte >= 0x80), or 0.
+
+    Well-formed as in Unicode Table 3-7 (what Python's strict decoder accepts): no
+    overlong forms, no surrogates, nothing above U+10FFFF.
+    """
+    cdef uint8_t c = p[0], lo = 0x80, hi = 0xBF
+    cdef int n, k
+    if 0xC2 <= c <= 0xDF:
+        n = 2
+    elif 0xE0 <= c <= 0xEF:
+        n = 3
+        if c == 0xE0:
+            lo = 0xA0
+        elif c == 0xED:
+            hi = 0x9F
+    elif 0xF0 <= c <= 0xF4:
+        n = 4
+        if c == 0xF0:
+            lo = 0x90
+        elif c == 0xF4:
+            hi = 0x8F
+    else:
+        return 0
+    if end - p < n or not lo <= p[1] <= hi:
+        return 0
+    for k in range(2, n):
+        if not 0x80 <= p[k] <= 0xBF:
+            return 0
+    return n
+
+
+cdef inline int _hex4(const uint8_t* p) noexcept nogil:
+    """The value of four hex digits at p, or -1."""
+    cdef int v = 0, k, d
+    for k in range(4):
+        d = p[k]
+        if 48 <= d <= 57:
+            d -= 48
+        elif 97 <= d <= 102:
+            d -= 87
+        elif 65 <= d <= 70:
+            d -= 55
+        else:
+            return -1
+        v = v * 16 + d
+    return v
+
+
 cdef inline const uint8_t* _string_end(const uint8_t* p, const uint8_t* end,
-                                       bint* escaped) noexcept nogil:
-    """p is just past an opening quote; return the closing quote or NULL."""
+                                       bint* escaped, int* status) noexcept nogil:
+    """p is just past an opening quote; return the closing quote, or NULL with status set.
+
+    Checks what ``json.loads`` of UTF-8 bytes checks: no control character, only the
+    escapes of RFC 8259 section 7, well-formed UTF-8 (J_BAD_STRING otherwise).
+    """
+    cdef int n
     while p < end:
-        if p[0] == 92:  # backslash: the next byte is escaped
+        if p[0] == 92:  # backslash
             escaped[0] = True
+            if end - p < 2:
+                break
+            if p[1] == 117:  # \uXXXX
+                if end - p < 6:
+                    break
+                if _hex4(p + 2) < 0:
+                    status[0] = J_BAD_STRING
+                    return NULL
+                p += 6
+                continue
+            if p[1] not in b'"\\/bfnrt':
+                status[0] = J_BAD_STRING
+                return NULL
             p += 2
             continue
         if p[0] == 34:
             return p
+        if p[0] < 32:
+            status[0] = J_BAD_STRING
+            return NULL
+        if p[0] >= 128:
+            n = _utf8_len(p, end)
+            if n == 0:
+                status[0] = J_BAD_STRING
+                return NULL
+            p += n
+            continue
         p += 1
+    status[0] = J_TRUNCATED
     return NULL
 
 
-cdef const uint8_t* _skip_value(const uint8_t* p, const uint8_t* end, int* status) noexcept nogil:
-    """Skip one JSON value starting at p; NULL with status set on failure."""
-    cdef int depth = 0
+cdef inline const uint8_t* _scalar_end(const uint8_t* p, const uint8_t* end) noexcept nogil:
+    """The end of a JSON number or literal (true, false, null) at p, or NULL.
+
+    Numbers follow RFC 8259 section 6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    """
+    cdef const uint8_t* q = p
+    if end - p >= 4 and (memcmp(p, b"true", 4) == 0 or memcmp(p, b"null", 4) == 0):
+        return p + 4
+    if end - p >= 5 and memcmp(p, b"false", 5) == 0:
+        return p + 5
+    if q < end and q[0] == 45:
+        q += 1
+    if q >= end or not 48 <= q[0] <= 57:
+        return NULL
+    if q[0] == 48:
+        q += 1
+    else:
+        while q < end and 48 <= q[0] <= 57:
+            q += 1
+    if q < end and q[0] == 46:
+        q += 1
+        if q >= end or not 48 <= q[0] <= 57:
+            return NULL
+        while q < end and 48 <= q[0] <= 57:
+            q += 1
+    if q < end and (q[0] == 101 or q[0] == 69):
+        q += 1
+        if q < end and (q[0] == 43 or q[0] == 45):
+            q += 1
+        if q >= end or not 48 <= q[0] <= 57:
+            return NULL
+        while q < end and 48 <= q[0] <= 57:
+            q += 1
+    return q
+
+
+cdef const uint8_t* _key_colon(const uint8_t* p, const uint8_t* end, int* status,
+                               const uint8_t** fail) noexcept nogil:
+    """A quoted key and its ':' at p (inside an object value); the value start or NULL."""
     cdef bint esc = False
     cdef const uint8_t* q
     if p >= end:
         status[0] = J_TRUNCATED
+        fail[0] = p
         return NULL
-    if p[0] == 34:
-        q = _string_end(p + 1, end, &esc)
-        if q == NULL:
+    if p[0] != 34:
+        status[0] = J_BAD_KEY
+        fail[0] = p
+        return NULL
+    q = _string_end(p + 1, end, &esc, status)
+    if q == NULL:
+        fail[0] = p
+        return NULL
+    p = _ws(q + 1, end)
+    if p >= end or p[0] != 58:
+        status[0] = J_EXPECT_COLON if p < end else J_TRUNCATED
+        fail[0] = p
+        return NULL
+    return _ws(p + 1, end)
+
+
+cdef const uint8_t* _skip_value(const uint8_t* p, const uint8_t* end, int* status,
+                                bint* escaped, const uint8_t** fail) noexcept nogil:
+    """Check and skip one JSON value at p: the byte after it, or NULL with status and
+    ``fail`` (where the problem is) set.
+
+    Validates all of JSON's grammar (strings, numbers, literals, nesting up to
+    MAX_DEPTH) with an explicit stack, so that no line is accepted that ``json.loads``
+    refuses and no nesting exhausts the C stack. ``escaped`` is set when a top-level
+    string holds a backslash escape.
+    """
+    cdef uint8_t stack[MAX_DEPTH]
+    cdef int depth = 0
+    cdef bint esc
+    cdef const uint8_t* q
+    while True:
+        # a value is expected at p
+        p = _ws(p, end)
+        if p >= end:
             status[0] = J_TRUNCATED
-        return q + 1 if q != NULL else NULL
-    if p[0] != 91 and p[0] != 123:  # number or literal: up to a delimiter
-        q = p
-        while q < end and q[0] != 44 and q[0] != 125 and q[0] != 93 and not (
-                q[0] == 32 or q[0] == 9 or q[0] == 13 or q[0] == 10):
-            q += 1
-        if q == p:
-            status[0] = J_BAD_VALUE
+            fail[0] = p
             return NULL
-        return q
-    while p < end:                   # array or object: match brackets outside strings
-        if p[0] == 91 or p[0] == 123:
-            depth += 1
-            if depth > MAX_DEPTH:
-                status[0] = J_TOO_DEEP
-                return NULL
-        elif p[0] == 93 or p[0] == 125:
-            depth -= 1
-            if depth == 0:
-                return p + 1
-        elif p[0] == 34:
-            q = _string_end(p + 1, end, &esc)
+        if p[0] == 34:
+            esc = False
+            q = _string_end(p + 1, end, &esc, status)
             if q == NULL:
-                break
+                fail[0] = p
+                return NULL
+            if depth == 0 and esc:
+                escaped[0] = True
+            p = q + 1
+        elif p[0] == 91 or p[0] == 123:
+            if depth == MAX_DEPTH:
+                status[0] = J_TOO_DEEP
+                fail[0] = p
+                return NULL
+            stack[depth] = p[0]
+            depth += 1
+            p = _ws(p + 1, end)
+            if p < end and p[0] == stack[depth - 1] + 2:   # [] or {}: ']' is '[' + 2
+                p += 1
+                depth -= 1
+            elif stack[depth - 1] == 123:
+                p = _key_colon(p, end, status, fail)
+                if p == NULL:
+                    return NULL
+                continue
+            else:
+                continue
+        else:
+            q = _scalar_end(p, end)
+            if q == NULL:
+                status[0] = J_BAD_VALUE
+                fail[0] = p
+                return NULL
             p = q
-        p += 1
-    status[0] = J_TRUNCATED
-    return NULL
+        # after a value: close containers, or a ',' and the next value
+        while depth > 0:
+            p = _ws(p, end)
+            if p >= end:
+                status[0] = J_TRUNCATED
+                fail[0] = p
+                return NULL
+            if p[0] == stack[depth - 1] + 2:
+                p += 1
+                depth -= 1
+                continue
+            if p[0] != 44:
+                status[0] = J_EXPECT_COMMA
+                fail[0] = p
+                return NULL
+            p = _ws(p + 1, end)
+            if stack[depth - 1] == 123:
+                p = _key_colon(p, end, status, fail)
+                if p == NULL:
+                    return NULL
+            break
+        if depth == 0:
+            return p
 
 
 cdef inline int _field_of(const uint8_t* k, Py_ssize_t n) noexcept nogil:
@@ -108,6 +287,33 @@ cdef inline int _field_of(const uint8_t* k, Py_ssize_t n) noexcept nogil:
     if n == 7 and memcmp(k, b"drawing", 7) == 0:
         return F_DRAWING
     return -1
+
+
+cdef int _field_of_escaped(const uint8_t* k, Py_ssize_t n) noexcept nogil:
+    """_field_of of a key that holds escapes (``"dr\\u0061wing"`` is ``drawing``)."""
+    cdef uint8_t buf[12]
+    cdef Py_ssize_t i = 0, m = 0
+    cdef int c
+    while i < n:
+        if m == 12:
+            return -1
+        c = k[i]
+        if c == 92:
+            c = k[i + 1]          # _string_end checked every escape
+            if c == 117:
+                c = _hex4(k + i + 2)
+                i += 6
+            else:
+                c = (8 if c == 98 else 12 if c == 102 else 10 if c == 110 else
+                     13 if c == 114 else 9 if c == 116 else c)    # \b \f \n \r \t
+                i += 2
+            if c >= 128:
+                return -1
+        else:
+            i += 1
+        buf[m] = <uint8_t>c
+        m += 1
+    return _field_of(buf, m)
 
 
 def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64_t[::1] ends):
@@ -139,8 +345,9 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
     cdef const uint8_t* end
     cdef const uint8_t* q
     cdef const uint8_t* v
+    cdef const uint8_t* fail
     cdef int st, f
-    cdef bint esc
+    cdef bint esc, drawing_array
     if nbytes == 0:
         for i in range(n):
             status[i] = J_BLANK
@@ -151,6 +358,7 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
             line = base + starts[i]
             end = base + ends[i]
             st = OK
+            drawing_array = True
             p = _ws(line, end)
             if p >= end:
                 status[i] = J_BLANK
@@ -170,32 +378,35 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
                             st = J_BAD_KEY
                             break
                         esc = False
-                        q = _string_end(p + 1, end, &esc)
+                        q = _string_end(p + 1, end, &esc, &st)
                         if q == NULL:
-                            st = J_TRUNCATED
                             break
-                        f = -1 if esc else _field_of(p + 1, q - p - 1)
+                        f = _field_of_escaped(p + 1, q - p - 1) if esc else _field_of(
+                            p + 1, q - p - 1)
                         p = _ws(q + 1, end)
                         if p >= end or p[0] != 58:
                             st = J_EXPECT_COLON if p < end else J_TRUNCATED
                             break
                         p = _ws(p + 1, end)
                         v = p
-                        p = _skip_value(p, end, &st)
+                        esc = False
+                        p = _skip_value(p, end, &st, &esc, &fail)
                         if p == NULL:
-                            p = v
+                            p = fail
                             break
                         if f >= 0:
+                            # a repeated key: the last one counts, as in json.loads
+                            escaped[i] &= <uint8_t>~(1 << f)
                             if v[0] == 34:       # a string: keep the inside
                                 spans[i, f, 0] = v + 1 - base
                                 spans[i, f, 1] = p - 1 - base
-                                esc = False
-                                _string_end(v + 1, p, &esc)
                                 if esc:
                                     escaped[i] |= <uint8_t>(1 << f)
                             else:
                                 spans[i, f, 0] = v - base
                                 spans[i, f, 1] = p - base
+                            if f == F_DRAWING:
+                                drawing_array = v[0] == 91
                         p = _ws(p, end)
                         if p >= end:
                             st = J_TRUNCATED
@@ -213,6 +424,9 @@ def _scan_ndjson(const uint8_t[::1] data, const int64_t[::1] starts, const int64
                         st = J_TRAILING
                     elif spans[i, F_DRAWING, 0] < 0:
                         st = J_NO_DRAWING
+                    elif not drawing_array:
+                        st = J_DRAWING_NOT_ARRAY
+                        p = base + spans[i, F_DRAWING, 0]
             status[i] = st
             err_off[i] = p - line
     return spans_arr, escaped_arr, status_arr, offset_arr
@@ -271,6 +485,9 @@ def _parse_bin(const uint8_t[::1] data, int64_t max_points, int64_t max_records)
                 stamp |= (<uint32_t>data[pos + 11 + b]) << (8 * b)
             if data[pos + 10] > 1:
                 status = B_BAD_RECOGNIZED
+                break
+            if data[pos + 8] > 127 or data[pos + 9] > 127:
+                status = B_BAD_COUNTRY
                 break
             n_strokes = data[pos + 15] | (data[pos + 16] << 8)
             if n_strokes == 0:

@@ -70,10 +70,13 @@ cdef enum:
     J_TOO_DEEP
     J_NO_DRAWING
     J_BLANK                 # whitespace only: not a record
+    J_BAD_STRING            # control character, bad escape or invalid UTF-8 in a string
+    J_DRAWING_NOT_ARRAY     # the 'drawing' value is not a JSON array
     # The .bin decoder (_records.pyx).
     B_INCOMPLETE            # the buffer ends inside the record: read more
     B_BAD_RECOGNIZED        # not 0 or 1: the stream is corrupt (or not this format)
     B_NO_STROKES
     B_EMPTY_STROKE
     B_TOO_MANY_POINTS
+    B_BAD_COUNTRY           # a country code byte that is not ASCII
     N_STATUSES              # the count, not a status

@@ -66,11 +66,14 @@ Status = enum.IntEnum("Status", [
     ('J_TOO_DEEP', J_TOO_DEEP),
     ('J_NO_DRAWING', J_NO_DRAWING),
     ('J_BLANK', J_BLANK),
+    ('J_BAD_STRING', J_BAD_STRING),
+    ('J_DRAWING_NOT_ARRAY', J_DRAWING_NOT_ARRAY),
     ('B_INCOMPLETE', B_INCOMPLETE),
     ('B_BAD_RECOGNIZED', B_BAD_RECOGNIZED),
     ('B_NO_STROKES', B_NO_STROKES),
     ('B_EMPTY_STROKE', B_EMPTY_STROKE),
     ('B_TOO_MANY_POINTS', B_TOO_MANY_POINTS),
+    ('B_BAD_COUNTRY', B_BAD_COUNTRY),
 ], module=__name__)
 Status.__doc__ = "A kernel status code (ext/_status.pxd); 0 is OK."
 

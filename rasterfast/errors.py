@@ -274,6 +274,11 @@ STATUS_ERRORS: dict[Status, StatusError] = {
         f"record has no 'drawing' key (at byte {c.byte} of the line)"), ("byte",)),
     Status.J_BLANK: StatusError(StrokeParseError, lambda c: (
         "blank line: not a record (the reader skips it; seeing this is a bug)")),
+    Status.J_BAD_STRING: StatusError(StrokeParseError, lambda c: (
+        "invalid JSON string (control character, bad escape or invalid UTF-8) "
+        f"(at byte {c.byte} of the line)"), ("byte",)),
+    Status.J_DRAWING_NOT_ARRAY: StatusError(StrokeParseError, lambda c: (
+        f"'drawing' is not a JSON array (at byte {c.byte} of the line)"), ("byte",)),
     # the .bin decoder (byte: where the record starts in the file)
     Status.B_INCOMPLETE: StatusError(InputReadError, lambda c: (
         f"file ends inside a record ({c.left} bytes left at byte {c.byte}: truncated?)"),
@@ -290,6 +295,9 @@ STATUS_ERRORS: dict[Status, StatusError] = {
     Status.B_TOO_MANY_POINTS: StatusError(InputReadError, lambda c: (
         "record has more points than max_points: corrupt data "
         f"(record at byte {c.byte}); {_BIN_REST}"), ("byte",)),
+    Status.B_BAD_COUNTRY: StatusError(InputReadError, lambda c: (
+        "country code is not 2 ASCII characters: corrupt data, or not a Quick, Draw! .bin "
+        f"file (record at byte {c.byte}); {_BIN_REST}"), ("byte",)),
 }
 
 

@@ -20,7 +20,7 @@ from .batch import KINDS, StrokeBatch
 from .errors import (Reject, Status, StrokeParseError, check_on_error, status_error,
                      status_reason)
 
-__all__ = ["parse_drawings", "detect_kind", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_STROKES"]
+__all__ = ["parse_drawings", "detect_kind", "limits", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_STROKES"]
 
 #: Limits that make an "absurdly long" drawing an error instead of a memory hog.
 #: The longest real raw drawings have a few thousand points; Google's binary
@@ -93,6 +93,8 @@ def detect_kind(text) -> str:
         if any(not isinstance(v, int) for lst in first for v in lst):
             return "raw"
         return "simplified"
+    except RecursionError as err:     # json.loads of thousands of '['
+        raise StrokeParseError("cannot tell raw from simplified: nested too deeply") from err
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise StrokeParseError(f"cannot tell raw from simplified: {err}") from err
 
@@ -115,8 +117,9 @@ def parse_buffer(data, offsets, valid, kind, on_error, *, ends=None, source="<in
         starts, ends = offsets[:-1], offsets[1:]
     else:
         starts, ends = offsets, np.asarray(ends, np.int64)
-    result = _kernel._parse(data, starts, ends, valid, kind == "raw", int(max_points),
-                            int(max_strokes), on_error == "raise")
+    result = _kernel._parse(data, starts, ends, valid, kind == "raw", *limits(max_points,
+                                                                              max_strokes),
+                            on_error == "raise")
     return _columns(result, kind, on_error, source, records,
                     lambda idx: int(ends[idx] - starts[idx]))
 
@@ -124,9 +127,28 @@ def parse_buffer(data, offsets, valid, kind, on_error, *, ends=None, source="<in
 def _check_args(kind, max_points, max_strokes) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    limits(max_points, max_strokes)
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def limits(max_points, max_strokes) -> tuple[int, int]:
+    """Check ``max_points`` and ``max_strokes`` and return them as the kernels take them.
+
+    Both are positive integers. A limit beyond int64 (``2**63``, "no limit") becomes
+    int64's largest, which no drawing reaches either (issue 16 item 9: it raised
+    OverflowError).
+
+    Raises
+    ------
+    ValueError
+        A limit that is not a positive integer.
+    """
     for name, v in (("max_points", max_points), ("max_strokes", max_strokes)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return min(int(max_points), _INT64_MAX), min(int(max_strokes), _INT64_MAX)
 
 
 def _columns(result, kind, on_error, source, records, text_len):
@@ -163,7 +185,7 @@ def _parse_in_place(texts, kind, on_error, source, max_points, max_strokes):
     # A tuple of the items (the same object for a tuple) holds a reference to
     # each while the kernel reads them without the GIL, whatever happens to the list.
     items = tuple(texts)
-    result = _kernel._parse_items(items, kind == "raw", int(max_points), int(max_strokes),
+    result = _kernel._parse_items(items, kind == "raw", *limits(max_points, max_strokes),
                                   on_error == "raise")
     if result is None:  # some item is not an ASCII str or bytes
         return None
@@ -193,6 +215,8 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
         int16. ``"raw"``: any finite numbers for x and y (stored as float32,
         rounded like ``np.float32(json.loads(text))``) and integer milliseconds
         for t (int32), three lists per stroke. Use :func:`detect_kind` if unsure.
+        Either way a number written with more than 400 characters is malformed, so
+        that no text makes the parser slow.
     on_error : {"raise", "warn", "skip"}
         ``"raise"``: :class:`StrokeParseError` at the first bad drawing.
         ``"skip"``: leave bad drawings out and list them in ``batch.rejects``, so
@@ -201,7 +225,8 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
     source : str
         Name used in errors and ``batch.sources``.
     max_points, max_strokes : int
-        A drawing with more points or strokes is an error (absurd input).
+        A drawing with more points or strokes is an error (absurd input). A limit
+        beyond int64 means no limit.
 
     Returns
     -------

@@ -153,7 +153,7 @@ def test_memory_errors_name_the_url(inputs, memory):
     got = list(read_drawings("memory://bad/cut.csv.gz", on_error="skip"))
     assert got[-1].rejects[-1].source == "memory://bad/cut.csv.gz"
     memory.pipe("/bad/empty.ndjson.gz", b"")
-    with pytest.raises(InputReadError, match="memory://bad/empty.ndjson.gz: empty file"):
+    with pytest.raises(InputReadError, match="memory://bad/empty.ndjson.gz, line 1: empty file"):
         list(read_drawings("memory://bad/empty.ndjson.gz"))
     # removed after listing: "cannot open", naming it
     memory.pipe("/bad/gone.csv", b"x")
@@ -297,7 +297,7 @@ def test_http_empty_gzip_is_an_error(tmp_path, inputs, http_root):
     the streamed response."""
     (inputs.parent / "big" / "empty.csv.gz").write_bytes(b"")
     try:
-        with pytest.raises(InputReadError, match="empty.csv.gz: empty file"):
+        with pytest.raises(InputReadError, match=r"empty.csv.gz, line 2: empty file"):
             list(read_drawings(http_root + "/big/empty.csv.gz"))
     finally:
         (inputs.parent / "big" / "empty.csv.gz").unlink()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ..batch import KINDS, StrokeBatch
 from ..errors import InputReadError, StrokeParseError, check_on_error
-from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES
+from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES, limits
 from ._binary import read_binary
 from ._csv import read_csv
 from ._meta import ReadContext
@@ -57,10 +57,19 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
         offset and reason. ``"skip"`` leaves it out and lists it in the
         batch's ``rejects``; ``"warn"`` skips and warns once at the end with
         the count. A file that breaks (a corrupt gzip stream, a truncated
-        ``.bin``) keeps the drawings read before the break; the rest of the
-        file is one reject (``InputReadError``) whose record is the first lost.
+        ``.bin``, a corrupt zip archive) keeps the drawings read before the
+        break; the rest of the file is one reject (``InputReadError``) whose
+        record is the first lost (0 for a file that cannot be read at all).
+        What is bad: an ndjson line that ``json.loads`` refuses, or whose
+        ``drawing`` is no array, or whose metadata has the wrong JSON type
+        (word, countrycode, timestamp: strings; key_id: a string or number;
+        recognized: a boolean; null is absent); a CSV line that is not UTF-8,
+        has the wrong number of fields, or holds a quote that does not enclose
+        a whole value (rasterfast reads CSVs one row per line); a ``.bin``
+        record with a non-ASCII country code (corrupt: the file breaks there).
     kind : {"simplified", "raw"}, optional
-        What the drawings are; by default each file's first drawing decides.
+        What the drawings are; by default the first drawing of a file that tells
+        decides (one that does not, such as ``[]``, is rejected either way).
     block_size : int
         Bytes read at a time (default 4 MiB): the memory a reader holds.
     max_points, max_strokes : int
@@ -94,6 +103,7 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
             raise ValueError("words has duplicates; each word needs one label")
         if len(words) > 32767:
             raise ValueError(f"at most 32,767 words fit the int16 labels, got {len(words)}")
+    max_points, max_strokes = limits(max_points, max_strokes)
     ctx = ReadContext(on_error=on_error, words=words, kind=kind, block_size=block_size,
                       max_points=max_points, max_strokes=max_strokes)
     for src in find_sources(paths):
@@ -121,8 +131,8 @@ def read_source(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
     except (InputReadError, OSError) as err:
         if not isinstance(err, InputReadError):   # could not even open it
             if isinstance(err, FileNotFoundError) or ctx.on_error == "raise":
-                raise InputReadError(f"cannot open: {err}", src.name) from err
-            err = InputReadError(f"cannot open: {err}", src.name)
+                raise InputReadError(f"cannot open: {err}", src.name, 0) from err
+            err = InputReadError(f"cannot open: {err}", src.name, 0)
         if ctx.on_error == "raise":
             raise
         empty = StrokeBatch.empty(ctx.kind or "simplified", sources=(src.name,))

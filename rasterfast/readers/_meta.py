@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 
 from ..batch import NO_TIMESTAMP, StrokeBatch
 from ..errors import Reject, StrokeParseError
-from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES, parse_buffer
+from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES, detect_kind, parse_buffer
 
-__all__ = ["ReadContext", "text_metadata", "assemble"]
+__all__ = ["ReadContext", "text_metadata", "assemble", "first_kind"]
 
 _KEY_RE = r"^[0-9]{1,19}$"
 _TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
@@ -48,6 +48,21 @@ class ReadContext:
                reason: str) -> None:
         """Add a reject; :func:`assemble` raises the first of a block under "raise"."""
         rejects.append(Reject(source, record, offset, reason))
+
+
+def first_kind(texts) -> str | None:
+    """The kind of the first drawing text (str or bytes) that tells; None if none does.
+
+    A text that does not tell (not JSON, no strokes) is a bad drawing, which the
+    parser rejects under either kind: it is passed over, not an error of the file.
+    """
+    for text in texts:
+        if text:
+            try:
+                return detect_kind(text)
+            except ValueError:
+                continue
+    return None
 
 
 def _labels(words: pa.Array, ctx: ReadContext) -> np.ndarray:

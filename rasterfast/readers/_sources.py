@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import glob
 import gzip
+import lzma
 import os
 import re
+import struct
 import sys
 import zipfile
 import zlib
@@ -47,6 +49,20 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 
 #: What a broken stream raises while being read (gzip, zstd, zip, Arrow, the OS).
 READ_ERRORS = _read_errors()
+
+#: What :mod:`zipfile` raises on a corrupt archive or member besides BadZipFile: a
+#: member's name or flags it cannot decode, a method or version it does not know,
+#: encryption, and the errors of the member's decompressor (issue 16 item 7).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+              IndexError, KeyError, struct.error, NotImplementedError, RuntimeError,
+              zlib.error, lzma.LZMAError)
+
+
+class BrokenMemberError(OSError):
+    """A zip member whose data cannot be decompressed (one of :data:`ZIP_ERRORS`).
+
+    An OSError, which every reader already treats as a stream that broke.
+    """
 
 #: Line of a file that holds record 0, by format: Kaggle CSVs have a header line; ndjson
 #: numbers every line (blank ones too) as a record; .bin files have no lines.
@@ -93,6 +109,9 @@ class Source:
     compression: str | None = None
     member: str | None = None
     size: int | None = field(default=None, compare=False)
+    #: Why the input cannot be read at all (a corrupt zip archive), found while listing
+    #: the inputs; reading it is then an InputReadError, a reject under "skip".
+    broken: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -132,6 +151,8 @@ class Source:
         :func:`raise_if_broken`): the bytes decoded before the damage are kept. With
         ``lines``, a line cut by the damage is dropped with the rest.
         """
+        if self.broken is not None:
+            raise InputReadError(self.broken, self.name, 0)
         if self.member is None:
             if self.is_url:
                 raw = open_url(self.path)
@@ -149,11 +170,19 @@ class Source:
                 raw.close()
                 # gzip.GzipFile reads an empty file as an empty stream; it is no gzip at all
                 raise InputReadError(f"empty file (0 bytes): not a valid {self.compression} "
-                                     "stream", self.name)
+                                     "stream", self.name, 0)
         else:
-            archive = _open_zip(self.path)
+            try:
+                archive = _open_zip(self.path)
+            except ZIP_ERRORS as err:
+                raise InputReadError(f"not a readable zip archive: {err!r}", self.name,
+                                     0) from err
             try:
                 raw = _Closing(archive.open(self.member), archive)
+            except ZIP_ERRORS as err:
+                archive.close()
+                raise InputReadError(f"zip member cannot be opened: {err!r}", self.name,
+                                     0) from err
             except BaseException:
                 archive.close()
                 raise
@@ -169,7 +198,7 @@ class Source:
         except BaseException:
             raw.close()
             raise
-        return raw if self.member is None else _Salvage(raw, lines)
+        return raw if self.member is None else _Salvage(raw, lines, ZIP_ERRORS)
 
 
 class _Salvage:
@@ -183,8 +212,9 @@ class _Salvage:
     arrives, so a line cut by the damage is dropped, never parsed as a shorter row.
     """
 
-    def __init__(self, stream, lines: bool):
+    def __init__(self, stream, lines: bool, broken: tuple[type[BaseException], ...] = ()):
         self._stream = stream
+        self._broken = broken       # errors that mean corrupt data: raised as BrokenMemberError
         self._read1 = getattr(stream, "read1", stream.read)
         self._lines = lines
         self._held = b""            # the start of a line whose end has not been read yet
@@ -208,6 +238,10 @@ class _Salvage:
                 # and the CRC is checked only at the end of the stream.
                 self.error, self._eof, self._held = err, True, b""
                 break
+            except self._broken as err:
+                if isinstance(err, READ_ERRORS):
+                    raise
+                raise BrokenMemberError(f"corrupt zip member data: {err!r}") from err
             if not chunk:
                 self._eof = True
                 break
@@ -335,8 +369,11 @@ def _zip_sources(path: str) -> list[Source]:
         with _open_zip(path) as archive:
             infos = sorted((i.filename, i.file_size) for i in archive.infolist()
                            if not i.is_dir())
-    except (zipfile.BadZipFile, OSError) as err:
-        raise InputReadError(f"not a readable zip archive: {err}", path) from err
+    except ZIP_ERRORS as err:
+        # one input that cannot be read, under the policy of read_drawings (a reject
+        # under "skip", as a corrupt .gz is); not an error while listing the inputs
+        fmt = (_classify(path[:-4]) or ("ndjson", None))[0]
+        return [Source(path, path, fmt, broken=f"not a readable zip archive: {err!r}")]
     out = []
     for member, size in infos:
         kind = _classify(member)

@@ -1,0 +1,332 @@
+"""The fuzz targets of bench/fuzz as Hypothesis tests, and a regression test for each
+contract violation that the adversarial run of issue 16 and the fuzzer found.
+
+Each target's ``run(data)`` checks the decoder contract under skip, raise and warn
+(see bench/fuzz/_contract.py): a StrokeParseError naming file, record and reason, or
+a counted reject, and what is accepted equal to a reference reading. Here Hypothesis
+draws a few dozen inputs per target (a seed mutated by the fuzzer's own mutator, or
+random bytes); ``python -m bench.fuzz`` runs the same targets for millions.
+"""
+
+import gzip
+import io
+import struct
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rasterfast import InputReadError, StrokeParseError, detect_kind, parse_drawings, read_drawings
+
+ROOT = Path(__file__).resolve().parent.parent
+try:
+    import bench.fuzz  # noqa: F401
+except ImportError:    # pytest run from elsewhere: the checkout's bench/, after site-packages
+    sys.path.append(str(ROOT))
+from bench.fuzz import Mutator, discover  # noqa: E402
+
+TARGETS = discover()
+DECODER_TARGETS = ["parse_simplified", "parse_raw", "ndjson", "csv", "bin", "gzip", "zstd",
+                   "zip"]
+
+
+@pytest.fixture(scope="module")
+def seeds(data_dir):
+    """Every target's seeds (they read the real sample)."""
+    return {name: TARGETS[name].seeds() for name in DECODER_TARGETS}
+
+
+def test_every_decoder_has_a_target():
+    assert set(DECODER_TARGETS) <= set(TARGETS)
+
+
+@pytest.mark.parametrize("name", DECODER_TARGETS)
+def test_target_seeds_pass(name, seeds):
+    # the seeds themselves (real drawings, edge cases) obey the contract
+    for data in seeds[name]:
+        TARGETS[name].run(data)
+
+
+@pytest.mark.parametrize("name", DECODER_TARGETS)
+def test_target_mutations(name, seeds):
+    @settings(max_examples=25, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.integers(0, len(seeds[name]) - 1), st.randoms(use_true_random=False),
+           st.binary(max_size=64))
+    def check(i, rng, noise):
+        corpus = seeds[name]
+        data = Mutator(rng, corpus, max_len=1 << 12)(corpus[i])
+        TARGETS[name].run(data)
+        TARGETS[name].run(noise)
+
+    check()
+
+
+def test_fuzz_cli_lists_and_runs(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "bench.fuzz", "--list"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    assert all(name in out for name in DECODER_TARGETS)
+    proc = subprocess.run([sys.executable, "-m", "bench.fuzz", "bin", "--inputs", "200",
+                           "--findings", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "200 inputs" in proc.stdout and "0 findings" in proc.stdout
+
+
+def test_fuzzer_saves_findings(tmp_path):
+    # a target that breaks its contract: each finding is counted and saved with its input
+    from bench.fuzz import Target, fuzz
+
+    def run(data):
+        if b"x" in data:
+            raise ValueError("found an x")
+
+    r = fuzz(Target("demo", lambda: [b"abc", b"x"], run), inputs=50, findings_dir=tmp_path)
+    assert r.inputs == 50 and r.findings >= 1
+    saved = sorted((tmp_path / "demo").glob("*.bin"))
+    assert saved and all(b"x" in p.read_bytes() for p in saved)
+    assert "found an x" in saved[0].with_suffix(".txt").read_text()
+
+
+# -- regressions: what the adversarial run of issue 16 found ------------------------------
+
+LINE = (b'{"word":"cat","countrycode":"US","timestamp":"2017-03-08 21:12:07.26604 UTC",'
+        b'"recognized":true,"key_id":"123","drawing":[[[1,2],[3,4]]]}')
+HEADER = b"countrycode,drawing,key_id,recognized,timestamp,word\n"
+ROW = b'US,"[[[1, 2], [3, 4]]]",123,True,2017-03-08 21:12:07.266040,cat\n'
+
+
+def _read(tmp_path, name, data, on_error="skip", **kw):
+    path = tmp_path / name
+    path.write_bytes(data)
+    batches = list(read_drawings(path, on_error=on_error, **kw))
+    return sum(map(len, batches)), [r for b in batches for r in b.rejects], batches
+
+
+@pytest.mark.parametrize("line, reason", [
+    (LINE[:-1] + b', "zz": xyz}', "expected a value"),                 # JSON outside drawing
+    (LINE.replace(b"[[[1,2],[3,4]]]", b'"[[[1,2],[3,4]]]"'), "not a JSON array"),
+    (LINE.replace(b'"cat"', b'"c\xffat"'), "invalid JSON string"),
+    (LINE.replace(b'"cat"', b'"c\\xat"'), "invalid JSON string"),      # bad escape
+    (LINE.replace(b'"cat"', b'"c\tat"'), "invalid JSON string"),       # control character
+    (LINE.replace(b'"cat"', b"5"), "word must be a string"),
+    (LINE.replace(b"true", b'"True"'), "recognized must be true or false"),
+    (LINE.replace(b"true", b'"null"'), "recognized must be true or false"),
+    (LINE.replace(b"true", b"1"), "recognized must be true or false"),
+    (LINE.replace(b'"cat"', b'"\\ud800"'), "not valid Unicode"),
+])
+def test_ndjson_invalid_json_is_a_reject(tmp_path, line, reason):
+    # issue 16 item 3: these lines were accepted silently
+    n, rejects, _ = _read(tmp_path, "a.ndjson", line + b"\n" + LINE)
+    assert n == 1 and len(rejects) == 1 and rejects[0].record == 0
+    assert reason in rejects[0].reason
+    with pytest.raises(StrokeParseError, match=reason) as err:
+        _read(tmp_path, "a.ndjson", line, on_error="raise")
+    assert err.value.record == 0
+
+
+def test_ndjson_one_reject_per_line(tmp_path):
+    # issue 16 item 3: bad syntax and a bad key_id on one line gave two rejects
+    bad = LINE.replace(b'"123"', b'"x"')[:-1] + b" x"
+    n, rejects, _ = _read(tmp_path, "a.ndjson", bad + b"\n" + LINE)
+    assert n == 1 and [r.record for r in rejects] == [0]
+
+
+def test_ndjson_escaped_key_and_null_values(tmp_path):
+    # issue 16 item 3: an escaped key was ignored ("no 'drawing' key"); null is absent
+    line = LINE.replace(b'"drawing"', b'"dr\\u0061wing"').replace(b'"cat"', b"null")
+    n, rejects, batches = _read(tmp_path, "a.ndjson", line)
+    assert n == 1 and not rejects
+    assert batches[0].word[0] == "" and batches[0].drawing(0)[0].tolist() == [[1, 2], [3, 4]]
+
+
+def test_ndjson_undecidable_first_drawing_is_a_counted_reject(tmp_path):
+    # issue 16 item 3: raised StrokeParseError without a record under skip
+    first = LINE.replace(b"[[[1,2],[3,4]]]", b"[]")
+    for on_error in ("skip", "warn"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n, rejects, _ = _read(tmp_path, "a.ndjson", first + b"\n" + LINE, on_error)
+        assert n == 1 and [r.record for r in rejects] == [0]
+
+
+def test_ndjson_string_drawing_nested_deeply(tmp_path):
+    # issue 16 item 6: RecursionError
+    line = LINE.replace(b"[[[1,2],[3,4]]]", b'"' + b"[" * 100_000 + b'"')
+    n, rejects, _ = _read(tmp_path, "a.ndjson", line + b"\n" + LINE)
+    assert n == 1 and [r.record for r in rejects] == [0]
+
+
+def test_detect_kind_deep_nesting():
+    # issue 16 item 6: RecursionError from json.loads
+    with pytest.raises(StrokeParseError, match="nested too deeply"):
+        detect_kind("[" * 100_000)
+
+
+def _bin_record(country: bytes) -> bytes:
+    return (struct.pack("<Q2sbIH", 5, country, 1, 7, 1) + struct.pack("<H", 2)
+            + bytes([1, 2, 3, 4]))
+
+
+def test_bin_non_ascii_country(tmp_path):
+    # issue 16 item 4: UnicodeDecodeError
+    data = _bin_record(b"US") + _bin_record(b"\xc3\xa9")
+    n, rejects, _ = _read(tmp_path, "cat.bin", data)
+    assert n == 1 and [r.record for r in rejects] == [1]
+    assert "country code" in rejects[0].reason
+    with pytest.raises(InputReadError, match="country code"):
+        _read(tmp_path, "cat.bin", data, on_error="raise")
+
+
+def test_csv_header_not_utf8(tmp_path):
+    # issue 16 item 5: UnicodeDecodeError
+    with pytest.raises(InputReadError, match="header line: the line is not UTF-8") as err:
+        _read(tmp_path, "a.csv", b"countrycode,dr\xffawing\n" + ROW, on_error="raise")
+    assert err.value.source.endswith("a.csv") and err.value.record == 0
+
+
+def test_csv_bad_byte_rejects_one_row_not_a_block(tmp_path):
+    # issue 16 item 5: under skip one bad byte lost the whole 4 MiB block (kept 0 of 60,000)
+    rows = [ROW] * 60_000
+    rows[30_000] = ROW.replace(b"US", b"U\xff")
+    n, rejects, _ = _read(tmp_path, "a.csv", HEADER + b"".join(rows))
+    assert n == 59_999 and [r.record for r in rejects] == [30_000]
+    assert "not UTF-8" in rejects[0].reason
+
+
+def test_csv_duplicate_column(tmp_path):
+    # issue 16 item 5: KeyError
+    with pytest.raises(InputReadError, match="drawing more than once"):
+        _read(tmp_path, "a.csv", HEADER.replace(b"word", b"drawing") + ROW, on_error="raise")
+
+
+def test_csv_invalid_row_not_utf8_prints_nothing(tmp_path):
+    # issue 16 item 5: pyarrow printed "Exception ignored" (decoding the row for its handler);
+    # pytest turns an unraisable exception into a failing warning here
+    data = HEADER + ROW + b"U\xcc,1\n" + ROW
+    n, rejects, _ = _read(tmp_path, "a.csv", data)
+    assert n == 2 and [r.record for r in rejects] == [1]
+
+
+def test_csv_open_quote_rejects_its_line_only(tmp_path):
+    # found by the fuzzer: a quote left open made pyarrow read on into the next lines, so
+    # records no longer matched lines (and the rows at the end were lost uncounted)
+    data = HEADER + ROW + b'US,"[[[1, 2], [3, 4]]],1,True,2017-03-08 21:12:07,cat\n' + ROW
+    n, rejects, _ = _read(tmp_path, "a.csv", data)
+    assert n == 2 and [r.record for r in rejects] == [1]
+    assert "quote" in rejects[0].reason
+    n, rejects, _ = _read(tmp_path, "b.csv", HEADER + b'US,"[[[1, 2]')
+    assert n == 0 and [r.record for r in rejects] == [0]
+
+
+def test_csv_kind_detection_deep_nesting(tmp_path):
+    # issue 16 item 6: RecursionError in the CSV's kind detection
+    data = HEADER + b'US,"' + b"[" * 100_000 + b'",1,True,2017-03-08 21:12:07,cat\n' + ROW
+    n, rejects, batches = _read(tmp_path, "a.csv", data)
+    assert n == 1 and [r.record for r in rejects] == [0] and batches[0].kind == "simplified"
+
+
+def test_csv_row_too_long_is_classified_by_type(tmp_path):
+    # issue 16 "what to build" 6: errors told apart by type, not by pyarrow's message
+    from rasterfast.readers._csv import RowTooLongError
+
+    long_row = b'US,"[[[' + b"1, " * 600_000 + b'1], [1]]]",1,True,2017-03-08 21:12:07,cat\n'
+    with pytest.raises(RowTooLongError, match="longer than the block size") as err:
+        _read(tmp_path, "a.csv", HEADER + ROW + long_row + ROW, on_error="raise",
+              block_size=1 << 20)
+    assert err.value.record == 0        # the first record lost: row 0 shares its block
+    n, rejects, _ = _read(tmp_path, "a.csv", HEADER + ROW + long_row + ROW,
+                          block_size=1 << 20)
+    assert n == 0 and [r.record for r in rejects] == [0]
+
+
+def _zip_bytes(payload: bytes, name: str = "x.ndjson") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, payload)
+    return buf.getvalue()
+
+
+def test_corrupt_zip_is_a_reject_like_corrupt_gzip(tmp_path):
+    # issue 16 item 7: a corrupt zip raised under skip, a corrupt .gz was a reject
+    for name, data in (("a.zip", b"PK\x03\x04garbage"), ("a.ndjson.gz", b"\x1f\x8bgarbage")):
+        n, rejects, _ = _read(tmp_path, name, data)
+        assert n == 0 and [r.record for r in rejects] == [0], name
+        with pytest.raises(InputReadError):
+            _read(tmp_path, name, data, on_error="raise")
+
+
+def _central(z: bytes, offset: int, value: bytes) -> bytes:
+    """``z`` with the field at ``offset`` of its central directory record set to ``value``."""
+    at = z.find(b"PK\x01\x02") + offset
+    return z[:at] + value + z[at + len(value):]
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda z: z.replace(b"x.ndjson", b"y.ndjson", 1),         # names differ: BadZipFile
+    lambda z: _central(z, 10, b"\x63\x00"),                    # method 99: NotImplementedError
+    lambda z: _central(z, 8, b"\x20\x00"),                     # patched data: NotImplementedError
+    lambda z: _central(z, 6, b"\x7e\x00"),                     # version 12.6: NotImplementedError
+    lambda z: _central(z, 8, b"\x01\x00"),                     # encrypted: RuntimeError
+    lambda z: z.replace(b"PK\x01\x02", b"PK\x01\x03"),        # no central directory
+])
+def test_zip_member_corruptions_are_input_read_errors(tmp_path, tamper):
+    # issue 16 item 7: BadZipFile, NotImplementedError, ... escaped
+    data = tamper(_zip_bytes(LINE))
+    try:
+        n, rejects, _ = _read(tmp_path, "a.zip", data)
+    except FileNotFoundError:
+        pytest.fail("a zip with a member is an input")
+    assert n == 0 and [r.record for r in rejects] == [0]
+    with pytest.raises(InputReadError) as err:
+        _read(tmp_path, "a.zip", data, on_error="raise")
+    assert err.value.record == 0 and "a.zip" in err.value.source
+
+
+def test_lzma_member_corruption(tmp_path):
+    # issue 16 item 7 (found again by the fuzzer): _lzma.LZMAError escaped
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_LZMA) as z:
+        z.writestr("x.ndjson", LINE * 50)
+    data = bytearray(buf.getvalue())
+    data[60:70] = b"\xff" * 10
+    n, rejects, _ = _read(tmp_path, "a.zip", bytes(data))
+    assert n == 0 and len(rejects) == 1
+    assert "zip" in rejects[0].reason
+
+
+def test_empty_compressed_file_names_record_0(tmp_path):
+    # found by the fuzzer: the InputReadError of an empty .gz named no record
+    with pytest.raises(InputReadError) as err:
+        _read(tmp_path, "a.ndjson.gz", b"", on_error="raise")
+    assert err.value.record == 0
+
+
+def test_max_points_beyond_int64():
+    # issue 16 item 9: OverflowError
+    b = parse_drawings(["[[[1],[2]]]"], max_points=2**63, max_strokes=2**64)
+    assert len(b) == 1
+    with pytest.raises(ValueError, match="max_points"):
+        parse_drawings(["[[[1],[2]]]"], max_points=True)
+
+
+def test_read_drawings_max_points_beyond_int64(tmp_path):
+    n, rejects, _ = _read(tmp_path, "cat.bin", _bin_record(b"US"), max_points=2**63)
+    assert n == 1 and not rejects
+    with pytest.raises(ValueError, match="max_points"):
+        _read(tmp_path, "cat.bin", _bin_record(b"US"), max_points=0)
+
+
+def test_gzip_of_csv_with_bad_bytes_matches_plain(tmp_path):
+    # the containers read as their content does, bad lines included
+    data = HEADER + ROW + ROW.replace(b"cat", b"c\xffat") + ROW
+    plain = _read(tmp_path, "a.csv", data)
+    packed = _read(tmp_path, "a.csv.gz", gzip.compress(data))
+    assert plain[0] == packed[0] == 2
+    assert [(r.record, r.reason) for r in plain[1]] == [(r.record, r.reason) for r in packed[1]]
