@@ -346,7 +346,8 @@ def test_process_exits_after_csv_stream_errors(tmp_path, data_dir):
     """A process that read CSVs whose stream failed midway exits (it hung at exit in pyarrow's
     thread-pool shutdown: the stream's exception, kept by pyarrow's read-ahead, held the
     reader through its traceback). The hang was intermittent: 2 of 8 such processes hung
-    before the fix, 0 of 48 after; three processes here."""
+    before the fix (5 of 15 with both cores busy, once the stream's own errors took another
+    path), 0 of 48 (0 of 15 busy) after; three processes here."""
     import subprocess
     import sys
 

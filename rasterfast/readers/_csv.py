@@ -290,9 +290,11 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             reader = pacsv.open_csv(lines, read_options=read_opts, parse_options=parse_opts,
                                     convert_options=convert_opts)
         except RowTooLongError as err:
+            _without_this_frame(err)
             raise RowTooLongError(err.reason, src.name, next_record) from None
         except READ_ERRORS as err:
-            raise InputReadError(f"not a readable CSV: {err}", src.name, 0) from err
+            raise InputReadError(f"not a readable CSV: {err}", src.name,
+                                 0) from _without_this_frame(err)
         kind = ctx.kind
         while True:
             try:
@@ -307,6 +309,7 @@ def read_csv(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
                 raise_if_broken(stream, src.name, next_record + len(invalid))
                 return
             except RowTooLongError as err:
+                _without_this_frame(err)
                 raise RowTooLongError(err.reason, src.name, next_record) from None
             except READ_ERRORS as err:
                 # pyarrow's own errors (ArrowInvalid) have no finer type to tell them apart
