@@ -274,14 +274,21 @@ return_key_ids, rank, world_size, order, window, block
                              key_ids=self._aug_keys[rows])
         render(batch, self.recipe, out=out)
 
-    def _get_pool(self, k: int) -> ThreadPoolExecutor:
+    def _get_pool(self, k: int, name: str = "pool") -> ThreadPoolExecutor:
+        """The kept executor ``self._<name>`` of at least ``k`` threads, made on first use.
+
+        ``"pool"``: get_batch's runs of one batch; ``"helpers"``: the iteration's helpers.
+        """
         with self._pool_lock:
-            if self._pool is None or self._pool_size < k:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                self._pool = ThreadPoolExecutor(k, thread_name_prefix="rasterfast-render")
-                self._pool_size = k
-            return self._pool
+            pool, size = getattr(self, f"_{name}"), getattr(self, f"_{name}_size")
+            if pool is None or size < k:
+                if pool is not None:
+                    pool.shutdown(wait=False)
+                prefix = "rasterfast-render" if name == "pool" else "rasterfast-iteration"
+                pool = ThreadPoolExecutor(k, thread_name_prefix=prefix)
+                setattr(self, f"_{name}", pool)
+                setattr(self, f"_{name}_size", k)
+            return pool
 
     def _whole_batch(self, i: int, epoch: int) -> dict:
         _ONE_THREAD.active = True   # this batch is one thread's work: do not split it
@@ -328,14 +335,7 @@ return_key_ids, rank, world_size, order, window, block
 
         mine = self._helpers_busy.acquire(blocking=False)
         if mine:
-            with self._pool_lock:
-                if self._helpers is None or self._helpers_size < k - 1:
-                    if self._helpers is not None:
-                        self._helpers.shutdown(wait=False)
-                    self._helpers = ThreadPoolExecutor(
-                        k - 1, thread_name_prefix="rasterfast-iteration")
-                    self._helpers_size = k - 1
-                helpers = self._helpers
+            helpers = self._get_pool(k - 1, "helpers")
         else:  # another iteration of this dataset is running: threads of its own
             helpers = ThreadPoolExecutor(k - 1, thread_name_prefix="rasterfast-iteration-extra")
         running = []

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 from ..batch import StrokeBatch
 from ..errors import InputReadError, Reject
 from ._meta import ReadContext, assemble, first_kind, text_metadata
-from ._sources import READ_ERRORS, Source, raise_if_broken
+from ._sources import READ_ERRORS, ForwardReader, Source, raise_if_broken
 
 __all__ = ["read_csv"]
 
@@ -71,7 +71,7 @@ class RowTooLongError(InputReadError):
     """A CSV row longer than the block size (pyarrow needs every row inside one block)."""
 
 
-class _CsvLines:
+class _CsvLines(ForwardReader):
     r"""The CSV bytes in whole lines, each line pyarrow cannot read as a row marked.
 
     pyarrow decodes the text of a malformed row to call ``invalid_row_handler`` and
@@ -178,18 +178,6 @@ class _CsvLines:
             out += self._fill(n - len(out))
         return out
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self._stream.closed
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 def _header_names(line: bytes, lines: _CsvLines, source: str) -> list[str]:

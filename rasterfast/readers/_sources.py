@@ -201,7 +201,36 @@ class Source:
         return raw if self.member is None else _Salvage(raw, lines, ZIP_ERRORS)
 
 
-class _Salvage:
+class ForwardReader:
+    """A read-only, forward-only binary stream over ``self._stream``, which it closes.
+
+    The base of the stream wrappers the readers hand to pyarrow and to their own loops
+    (:class:`_Salvage` here, the CSV reader's line filter); subclasses give ``read``.
+    """
+
+    _stream = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Salvage(ForwardReader):
     """A decompressing stream read until it is cut short; then end-of-file, with ``error`` set.
 
     ``read(n)`` of a gzip (or zstd, or zip) stream that hits damage raises, and the
@@ -263,24 +292,6 @@ class _Salvage:
             self._held = self._held[n:]
         return b"".join(parts)
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self._stream.closed
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class _Closing:
