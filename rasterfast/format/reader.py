@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import mmap
 import os
+import threading
 import tokenize
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,13 +48,20 @@ def _check_level(check) -> int:
     return CHECK_LEVELS.index(check)
 
 
+#: numpy parses a .npy header with ast.literal_eval, and CPython 3.11's AST constructor is not
+#: safe in two threads at once ("SystemError: AST constructor recursion depth mismatch", seen
+#: in CI when ShardLoader's prefetch threads mapped image shards together): one at a time.
+_NPY_HEADER_LOCK = threading.Lock()
+
+
 def _read_npy_header(path: Path, fh) -> tuple:
     """``(shape, fortran_order, dtype, data offset)`` of the ``.npy`` file open as ``fh``."""
     try:
         version = np.lib.format.read_magic(fh)
         if version != (1, 0):
             raise ValueError(f"npy version {version}, expected (1, 0)")
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        with _NPY_HEADER_LOCK:
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
     except (ValueError, SyntaxError, TypeError, OverflowError, EOFError, RecursionError,
             MemoryError, tokenize.TokenError) as err:
         # numpy tokenizes the header and parses it with ast.literal_eval: damage to it
