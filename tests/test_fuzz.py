@@ -94,6 +94,102 @@ def test_fuzzer_saves_findings(tmp_path):
     assert "found an x" in saved[0].with_suffix(".txt").read_text()
 
 
+_DEMO = """
+import re, sys, time
+sys.path.insert(0, {root!r})
+from bench.fuzz import Target, fuzz
+
+def run(data):
+    if data == b"sleep":          # a hang that releases the GIL: the watchdog sees it
+        time.sleep(60)
+    if data == b"spin":           # a hang that holds the GIL: only the CPU backstop sees it
+        re.match(r"(a+)+$", "a" * 64 + "b")
+    if data == b"boom":           # a hard crash, no Python exception
+        import os, signal
+        os.kill(os.getpid(), signal.SIGSEGV)
+    time.sleep(0.002)
+
+seeds = [b"ok"] + [a.encode() for a in sys.argv[2:]]
+r = fuzz(Target("demo", lambda: seeds, run), inputs=int(sys.argv[1]), findings_dir={out!r},
+         timeout=0.5)
+print(r.inputs, r.findings)
+"""
+
+
+def _demo(tmp_path, inputs, *seeds):
+    import subprocess
+
+    script = tmp_path / "demo.py"
+    script.write_text(_DEMO.format(root=str(ROOT), out=str(tmp_path / "found")))
+    return subprocess.Popen([sys.executable, str(script), str(inputs), *seeds],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_fuzzer_pause_is_not_a_hang(tmp_path):
+    # a campaign is paused with SIGSTOP while benchmarks run: 3 s stopped, timeout 0.5 s
+    import signal
+    import time
+
+    proc = _demo(tmp_path, 1500)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    assert out.split() == ["1500", "0"]
+    assert not (tmp_path / "found" / "demo").exists()   # no finding, no last input
+
+
+@pytest.mark.parametrize("which, status", [("sleep", 3), ("spin", -27), ("boom", None)])
+def test_fuzzer_hang_or_crash_leaves_its_input(tmp_path, which, status):
+    import signal
+
+    proc = _demo(tmp_path, 10, which)
+    out, err = proc.communicate(timeout=120)
+    found = tmp_path / "found" / "demo"
+    if status == -27:
+        status = -signal.SIGPROF
+    if status is None:      # SIGSEGV, or SIGABRT where a sanitizer handles it
+        assert proc.returncode < 0, (proc.returncode, out, err)
+    else:
+        assert proc.returncode == status, (proc.returncode, out, err)
+    # the input that ran is left behind, whatever ended the process
+    assert (found / "last-input.bin").read_bytes() == which.encode()
+    if which == "sleep":    # the watchdog saved it as a finding, with the stack
+        hang = list(found.glob("hang-*.bin"))
+        assert [p.read_bytes() for p in hang] == [b"sleep"]
+        assert "time.sleep(60)" in hang[0].with_suffix(".txt").read_text()
+    else:                   # faulthandler wrote the Python stack of the main thread
+        assert "in run" in (found / "faulthandler.txt").read_text()
+
+
+def test_fuzz_campaign_ledger(tmp_path):
+    # chunks of a campaign: other seeds, counts added up in the ledger; --until tops up
+    import json
+    import subprocess
+
+    ledger = tmp_path / "campaign.json"
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "bench.fuzz", "bin", "--findings",
+                               str(tmp_path / "found"), "--json", str(ledger), *args],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    cli("--inputs", "100", "--seed", "1")
+    out = cli("--until", "250", "--seed", "2")
+    assert "| bin | 250 |" in out
+    assert "done: 250 inputs" in cli("--until", "250", "--seed", "3")
+    runs = json.loads(ledger.read_text())["runs"]["bin"]
+    assert {k: v["inputs"] for k, v in runs.items()} == {"1": 100, "2": 150}
+    assert all(v["findings"] == 0 and v["cpu_seconds"] > 0 for v in runs.values())
+    table = subprocess.run([sys.executable, "-m", "bench.fuzz", "--table", str(ledger)],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "| bin | 250 |" in table and "| 1,2 |" in table
+
+
 # -- regressions: what the adversarial run of issue 16 found ------------------------------
 
 LINE = (b'{"word":"cat","countrycode":"US","timestamp":"2017-03-08 21:12:07.26604 UTC",'

@@ -93,10 +93,18 @@ TOKENS = [b"[", b"]", b"{", b"}", b",", b":", b'"', b"'", b'""', b"\\", b"\\u000
           b"\\ud800", b"\n", b"\r", b"\r\n", b" ", b"\t", b",,", b'","', b"UTC", b"\xef\xbb\xbf"]
 
 
+#: Longest mutated input, unless a seed is longer (then the longest seed, as libFuzzer's
+#: ``-max_len`` defaults to its largest seed, or 4096 without one). Small inputs run
+#: fast, and a fuzzer finds more per CPU second with them; 8 KiB still lets records
+#: cross the readers' 4 KiB blocks.
+DEFAULT_MAX_LEN = 1 << 13
+
+
 class Mutator:
     """Random mutations of byte strings; the corpus supplies material to splice in."""
 
-    def __init__(self, rng: random.Random, corpus: list[bytes], max_len: int = 1 << 16):
+    def __init__(self, rng: random.Random, corpus: list[bytes],
+                 max_len: int = DEFAULT_MAX_LEN):
         self.rng = rng
         self.corpus = corpus
         self.max_len = max_len
@@ -240,10 +248,13 @@ class FuzzRun:
     seconds: float = 0.0
     findings: int = 0
     unique: dict = field(default_factory=dict)    # signature -> count
+    cpu_seconds: float = 0.0                      # CPU time of the process (not paused time)
+    corpus: int = 0                               # inputs kept as material at the end
 
     @property
     def rate(self) -> float:
-        return self.inputs / self.seconds if self.seconds else 0.0
+        """Inputs per CPU second (wall time would count pauses and other processes)."""
+        return self.inputs / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 def _signature(exc_text: str, kind: str) -> str:
@@ -260,21 +271,41 @@ def _signature(exc_text: str, kind: str) -> str:
 class _Watchdog(threading.Thread):
     """Saves the input that runs longer than ``timeout`` and ends the process (a hang).
 
-    The kernels release the GIL, so this thread runs while one is stuck; ``faulthandler``
-    is the backstop for a hang that holds the GIL.
+    The kernels release the GIL, so this thread runs while one is stuck. It counts the
+    time an input has run in polls of 0.25 s, each counted as at most 1 s: a poll that
+    comes much later than due means the whole process was stopped (``SIGSTOP`` while a
+    benchmark runs, ``SIGCONT`` later) or starved of CPU, and that time is not the
+    input's. A hang that holds the GIL (this thread cannot run) is left to
+    :class:`_CpuBackstop`.
     """
+
+    POLL = 0.25
+    MAX_STEP = 1.0
 
     def __init__(self, timeout: float, save):
         super().__init__(daemon=True)
         self.timeout, self.save = timeout, save
-        self.current: tuple[bytes, float] | None = None
+        self.current: bytes | None = None
+        self.serial = 0         # bumped per input, so that a new input restarts the count
         self.stopped = threading.Event()
 
+    def start_input(self, data: bytes) -> None:
+        self.serial += 1
+        self.current = data
+
     def run(self):
-        while not self.stopped.wait(min(0.25, self.timeout / 4)):
-            cur = self.current
-            if cur is not None and time.monotonic() - cur[1] > self.timeout:
-                self.save(cur[0], "hang", f"input ran longer than {self.timeout} s\n"
+        seen, ran = -1, 0.0
+        last = time.monotonic()
+        while not self.stopped.wait(min(self.POLL, self.timeout / 4)):
+            now = time.monotonic()
+            step, last = min(now - last, self.MAX_STEP), now
+            cur, serial = self.current, self.serial
+            if cur is None or serial != seen:
+                seen, ran = serial, 0.0
+                continue
+            ran += step
+            if ran > self.timeout:
+                self.save(cur, "hang", f"input ran longer than {self.timeout} s\n"
                           + "".join(traceback.format_stack(sys._current_frames()[
                               threading.main_thread().ident])))
                 sys.stderr.write(f"fuzz: hang (> {self.timeout} s); input saved\n")
@@ -282,18 +313,80 @@ class _Watchdog(threading.Thread):
                 os._exit(3)
 
 
+class _CpuBackstop:
+    """The backstop for a hang that holds the GIL, which the watchdog thread cannot see.
+
+    ``ITIMER_PROF`` counts the CPU time of the process (not wall time: a stopped process
+    uses none, so ``SIGSTOP`` cannot trip it), armed per input at ``3 * timeout``
+    seconds; ``faulthandler`` writes every thread's stack to ``file`` on ``SIGPROF`` and
+    then lets its default action end the process. The input itself is in
+    ``last-input.bin`` (see :func:`fuzz`). Re-arming a timer is one system call, where
+    ``faulthandler.dump_traceback_later`` started a thread per input (~80 us).
+    """
+
+    def __init__(self, timeout: float, file):
+        import signal
+
+        self.signal = signal
+        self.seconds = 3 * timeout
+        self.usable = hasattr(signal, "setitimer") and hasattr(signal, "SIGPROF") and \
+            threading.current_thread() is threading.main_thread()
+        if self.usable:
+            faulthandler.register(signal.SIGPROF, file=file, all_threads=True, chain=True)
+
+    def arm(self) -> None:
+        if self.usable:
+            self.signal.setitimer(self.signal.ITIMER_PROF, self.seconds)
+
+    def disarm(self) -> None:
+        if self.usable:
+            self.signal.setitimer(self.signal.ITIMER_PROF, 0)
+
+    def close(self) -> None:
+        if self.usable:
+            self.disarm()
+            faulthandler.unregister(self.signal.SIGPROF)
+
+
+class _LastInput:
+    """The input about to run, written to ``last-input.bin`` before it runs.
+
+    A hard crash (a segfault with no sanitizer report, a kill) then leaves its input
+    behind; the file is removed when the run ends normally. One ``pwrite`` and one
+    ``ftruncate`` per input into the page cache, which outlives the process.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def write(self, data: bytes) -> None:
+        os.pwrite(self.fd, data, 0)
+        os.ftruncate(self.fd, len(data))
+
+    def close(self, keep: bool = False) -> None:
+        os.close(self.fd)
+        if not keep:
+            self.path.unlink(missing_ok=True)
+
+
 def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = None,
          seed: int = 0, findings_dir: str | os.PathLike = "fuzz-findings", timeout: float = 10.0,
-         max_len: int = 1 << 16, report=None) -> FuzzRun:
-    """Fuzz ``target`` until ``seconds`` pass or ``inputs`` have run, whichever comes first.
+         max_len: int = DEFAULT_MAX_LEN, report=None) -> FuzzRun:
+    """Fuzz ``target`` until ``seconds`` (CPU time of this process) pass or ``inputs``
+    have run, whichever comes first.
 
-    Every seed is run once first, unmutated. Returns the counts; findings are saved under
-    ``findings_dir/<target>/``.
+    Every seed is run once first, unmutated; different ``seed`` values give different
+    mutations, so a campaign runs in chunks of different seeds. CPU time, not wall time,
+    is the budget, so that a run paused with ``SIGSTOP`` keeps its share. Returns the
+    counts; findings are saved under ``findings_dir/<target>/``, and the input being run
+    is in ``findings_dir/<target>/last-input.bin`` until the run ends normally.
     """
     rng = random.Random(seed)
     corpus = [bytes(s) for s in target.seeds()]
     if not corpus:
         corpus = [b""]
+    max_len = max(max_len, *map(len, corpus))
     seen_outcomes: set = set()
     out_dir = Path(findings_dir) / target.name
     result = FuzzRun(target.name)
@@ -325,30 +418,35 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     old_hook = sys.unraisablehook
     sys.unraisablehook = hook
     out_dir.mkdir(parents=True, exist_ok=True)
-    backstop = open(out_dir / "faulthandler.txt", "w")  # noqa: SIM115 - open while fuzzing
+    backstop_file = open(out_dir / "faulthandler.txt", "w")  # noqa: SIM115 - open while fuzzing
+    # a fatal signal (SIGSEGV, SIGABRT from a sanitizer) also dumps the Python stacks
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable(file=backstop_file, all_threads=True)
+    backstop = _CpuBackstop(timeout, backstop_file)
+    last_input = _LastInput(out_dir / "last-input.bin")
     watchdog.start()
-    t0 = time.perf_counter()
-    deadline = t0 + seconds if seconds is not None else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    budget = seconds
     pending_seeds = list(corpus)
+    ended = False
     try:
         while True:
             if inputs is not None and result.inputs >= inputs:
                 break
-            if deadline is not None and (result.inputs & 15) == 0 \
-                    and time.perf_counter() >= deadline:
+            if budget is not None and (result.inputs & 15) == 0 \
+                    and time.process_time() - c0 >= budget:
                 break
             data = pending_seeds.pop() if pending_seeds else mutate(rng.choice(corpus))
-            watchdog.current = (data, time.monotonic())
-            # the backstop for a hang that holds the GIL (the watchdog cannot run then):
-            # the stacks and the end of the process, without the input
-            faulthandler.dump_traceback_later(timeout * 3, exit=True, file=backstop)
+            last_input.write(data)
+            watchdog.start_input(data)
+            backstop.arm()
             try:
                 outcome = target.run(data)
             except Exception:   # noqa: BLE001 - any exception is a finding
                 save(data, "error", traceback.format_exc())
                 outcome = None
             finally:
-                faulthandler.cancel_dump_traceback_later()
+                backstop.disarm()
                 watchdog.current = None
             if unraisable:
                 save(data, "unraisable", "\n".join(unraisable))
@@ -358,11 +456,20 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
                 seen_outcomes.add(outcome)
                 corpus.append(data)
             if report is not None and (result.inputs & 1023) == 0:
-                report(result, time.perf_counter() - t0)
+                report(result, time.process_time() - c0)
+        ended = True
     finally:
         result.seconds = time.perf_counter() - t0
+        result.cpu_seconds = time.process_time() - c0
+        result.corpus = len(corpus)
         watchdog.stopped.set()
         backstop.close()
+        last_input.close(keep=not ended)
+        if was_enabled:
+            faulthandler.enable(all_threads=True)
+        else:
+            faulthandler.disable()
+        backstop_file.close()
         sys.unraisablehook = old_hook
         if (out_dir / "faulthandler.txt").stat().st_size == 0:
             (out_dir / "faulthandler.txt").unlink()
