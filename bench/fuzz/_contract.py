@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,37 @@ def real_drawings(kind: str, count: int = 40) -> tuple[bytes, ...]:
             if line.strip():
                 out.append(json.dumps(json.loads(line)["drawing"]).encode())
     return tuple(out[:: max(1, len(out) // count)][:count])
+
+
+# -- cached references ----------------------------------------------------------------------
+
+#: Reference readings kept per target process: a mutated input changes a few of its lines,
+#: and the rest (and the seeds' lines, spliced in again and again) were read before.
+REFERENCE_CACHE = 1 << 14
+
+
+def cached_reference(fn):
+    """``fn`` (pure, hashable arguments), remembering results and ValueErrors alike.
+
+    The cached call returns what ``fn`` returns or raises the ValueError it raised; a
+    result is shared between calls, so callers must not modify it.
+    """
+    @lru_cache(maxsize=REFERENCE_CACHE)
+    def outcome(*args):
+        try:
+            return fn(*args), None
+        except ValueError as err:
+            return None, err
+
+    def call(*args):
+        value, err = outcome(*args)
+        if err is not None:
+            raise err
+        return value
+
+    call.__doc__ = fn.__doc__
+    call.cache_clear = outcome.cache_clear
+    return call
 
 
 # -- scratch files -------------------------------------------------------------------------
