@@ -5,7 +5,18 @@ runs one target (or ``all``) in this process: it starts from the target's seed i
 (real drawings of the sample and hand-made edge cases), mutates them (bit and byte
 flips, inserts, deletes, duplicated and spliced chunks, interesting numbers, lying
 length prefixes, truncation, quoting, invalid UTF-8, deep nesting), runs the target on
-each input and counts the findings. ``--list`` lists the targets.
+each input and counts the findings. ``--list`` lists the targets; ``--json LEDGER``
+and ``--until N`` run a long campaign in chunks (see ``__main__``).
+
+Inputs are kept small, as libFuzzer keeps them: seeds of one or a few records and
+mutations cut at ``--max-len`` (:data:`DEFAULT_MAX_LEN`, 8 KiB, or the longest seed).
+Most of a target's time is the fixed cost of one decoder call, so a small input runs
+nearly as fast as an empty one, and a fuzzer finds more per CPU second with many small
+inputs than with few large ones (a bug needs a few bytes in the wrong place, not many).
+
+Time is CPU time: ``--seconds`` is a CPU-time budget, rates are inputs per CPU second,
+and neither the hang watchdog nor its backstop counts time the process spent stopped
+(``SIGSTOP``), so a campaign can be paused while benchmarks run.
 
 Targets are found, not registered: every module ``bench/fuzz/<area>.py`` whose name
 does not start with ``_`` defines ``TARGETS = [(name, seeds, run), ...]``, where
@@ -13,7 +24,10 @@ does not start with ``_`` defines ``TARGETS = [(name, seeds, run), ...]``, where
 on a broken contract. Any exception that escapes ``run``, an "Exception ignored"
 report (``sys.unraisablehook``) while it runs, or a run longer than ``--timeout``
 seconds (a hang) is a finding; each is saved to the findings folder as the input
-(``.bin``) and what went wrong (``.txt``). ``run`` may return a small hashable
+(``.bin``) and what went wrong (``.txt``). The input about to run is written to
+``<findings>/<target>/last-input.bin`` first, and ``faulthandler`` writes the Python
+stacks of a fatal signal to ``faulthandler.txt``, so that a crash no handler survives
+(a segfault without a sanitizer report) still leaves its input. ``run`` may return a small hashable
 outcome (for example the reject reasons): an input with an outcome not seen before
 joins the corpus, the only feedback this fuzzer has.
 

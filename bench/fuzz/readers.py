@@ -9,7 +9,11 @@
   a broken one may only lose drawings from the break on, counted as one reject.
 
 Inputs are files in ``/dev/shm``; the block size is the smallest allowed (4 KiB) so that
-records cross block boundaries.
+records cross block boundaries. Nearly all of an input's time is the three reads (skip,
+raise, warn; about 1 ms each for a one-line file, mostly the reader's fixed cost per
+block), so the seeds are one or two records, the reference reading of a line is cached
+(:func:`_contract.cached_reference`), and a container is compared with the batches its
+plain content gave under skip, not read again.
 """
 
 from __future__ import annotations
