@@ -129,12 +129,35 @@ def _no_constants(name):
     raise ValueError(f"{name} is not a number in a drawing")
 
 
+#: The parser's one limit beyond JSON: a number written with more than 400 characters
+#: (sign included) is malformed (ext/_parse.pyx MAX_NUMBER_CHARS), so that no text makes
+#: it slow.
+MAX_NUMBER_CHARS = 400
+
+
+class LongNumber(str):
+    """A JSON number of more than :data:`MAX_NUMBER_CHARS` characters: not a coordinate."""
+
+
+def _float(token: str):
+    return LongNumber(token) if len(token) > MAX_NUMBER_CHARS else float(token)
+
+
+def _int(token: str):
+    return LongNumber(token) if len(token) > MAX_NUMBER_CHARS else int(token)
+
+
 def json_strict(text):
-    """``json.loads`` without NaN/Infinity; bytes must be UTF-8. Raises ValueError."""
+    """``json.loads`` without NaN/Infinity; bytes must be UTF-8. Raises ValueError.
+
+    A number longer than :data:`MAX_NUMBER_CHARS` becomes a :class:`LongNumber`, which
+    :func:`reference_drawing` rejects as a coordinate (elsewhere it is just a value).
+    """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8")
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants, parse_float=_float,
+                          parse_int=_int)
     except RecursionError as err:
         raise ValueError("nested too deeply") from err
 
