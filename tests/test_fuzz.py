@@ -445,3 +445,23 @@ def test_ndjson_reference_knows_the_400_character_number_limit(digits):
     batch = parse_drawings([b"[[[1," + number + b"],[3,4],[0,5]]]"], "raw", "skip")
     assert [r.reason for r in batch.rejects] == (["malformed number"] if len(number) > 400
                                                  else [])
+
+
+@pytest.mark.parametrize("cut, kept", [(1, 300), (4, 300), (50, 0), (200, 0)])
+def test_truncated_zstd_is_a_counted_break(tmp_path, cut, kept):
+    # found by the zstd target under ASan (seed 7): zstandard's stream_reader ends quietly
+    # inside a frame, so a truncated .zst read as a shorter (often empty) file, no reject
+    import zstandard
+
+    lines = [LINE.replace(b"[[[1,2]", b"[[[%d,2]" % (i % 256)) for i in range(300)]
+    data = zstandard.ZstdCompressor(write_checksum=True).compress(b"\n".join(lines) + b"\n")
+    n, rejects, _ = _read(tmp_path, "a.ndjson.zst", data[:-cut])
+    assert n == kept
+    assert [(r.record, r.reason.split(" (")[0]) for r in rejects] == [
+        (kept, "truncated: the compressed data ends here")]
+    with pytest.raises(InputReadError, match="ends inside a frame"):
+        _read(tmp_path, "a.ndjson.zst", data[:-cut], on_error="raise")
+    # whole, and as two frames, it reads every line
+    assert _read(tmp_path, "a.ndjson.zst", data)[:2] == (300, [])
+    two = data + zstandard.ZstdCompressor().compress(lines[0] + b"\n")
+    assert _read(tmp_path, "a.ndjson.zst", two)[:2] == (301, [])
