@@ -155,13 +155,13 @@ def test_fuzzer_hang_or_crash_leaves_its_input(tmp_path, which, status):
     else:
         assert proc.returncode == status, (proc.returncode, out, err)
     # the input that ran is left behind, whatever ended the process
-    assert (found / "last-input.bin").read_bytes() == which.encode()
+    assert (found / "last-input.seed0.bin").read_bytes() == which.encode()
     if which == "sleep":    # the watchdog saved it as a finding, with the stack
         hang = list(found.glob("hang-*.bin"))
         assert [p.read_bytes() for p in hang] == [b"sleep"]
         assert "time.sleep(60)" in hang[0].with_suffix(".txt").read_text()
     else:                   # faulthandler wrote the Python stack of the main thread
-        assert "in run" in (found / "faulthandler.txt").read_text()
+        assert "in run" in (found / "faulthandler.seed0.txt").read_text()
 
 
 def test_fuzz_campaign_ledger(tmp_path):
@@ -485,3 +485,21 @@ def test_csv_quote_opened_after_a_value_rejects_its_line_only(tmp_path):
     doubled = ROW.replace(b",cat\n", b',"a ""cat"""\n')
     n, rejects, batches = _read(tmp_path, "b.csv", HEADER + doubled + rows[1])
     assert n == 2 and not rejects and batches[0].word[0] == 'a "cat"'
+
+
+def test_fuzz_campaign_chunks_at_once_keep_each_others_counts(tmp_path):
+    # two chunks (one per core, other seeds) write the same ledger while both run
+    import json
+    import subprocess
+
+    ledger = tmp_path / "campaign.json"
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.fuzz", "bin", "--inputs", "300",
+                               "--seed", str(seed), "--json", str(ledger), "--findings",
+                               str(tmp_path / "found")], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for seed in (5, 6)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, out + err
+    runs = json.loads(ledger.read_text())["runs"]["bin"]
+    assert {k: v["inputs"] for k, v in runs.items()} == {"5": 300, "6": 300}
+    assert not (tmp_path / "found" / "bin").exists()    # no finding, no input left

@@ -25,11 +25,12 @@ on a broken contract. Any exception that escapes ``run``, an "Exception ignored"
 report (``sys.unraisablehook``) while it runs, or a run longer than ``--timeout``
 seconds (a hang) is a finding; each is saved to the findings folder as the input
 (``.bin``) and what went wrong (``.txt``). The input about to run is written to
-``<findings>/<target>/last-input.bin`` first, and ``faulthandler`` writes the Python
-stacks of a fatal signal to ``faulthandler.txt``, so that a crash no handler survives
-(a segfault without a sanitizer report) still leaves its input. ``run`` may return a small hashable
-outcome (for example the reject reasons): an input with an outcome not seen before
-joins the corpus, the only feedback this fuzzer has.
+``<findings>/<target>/last-input.seed<S>.bin`` first, and ``faulthandler`` writes the
+Python stacks of a fatal signal to ``faulthandler.seed<S>.txt``, so that a crash no
+handler survives (a segfault without a sanitizer report) still leaves its input. File
+names hold the seed, so chunks of other seeds can share a findings folder. ``run`` may
+return a small hashable outcome (for example the reject reasons): an input with an
+outcome not seen before joins the corpus, the only feedback this fuzzer has.
 
 The contract the decoder targets check (see :mod:`bench.fuzz._contract`): bad input
 gives a ``ValueError`` subclass naming file, record and reason, or a counted reject
@@ -39,6 +40,7 @@ reference (``json.loads``, the ``csv`` module, a Python ``.bin`` decoder) reads.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import hashlib
 import importlib
@@ -334,7 +336,7 @@ class _CpuBackstop:
     uses none, so ``SIGSTOP`` cannot trip it), armed per input at ``3 * timeout``
     seconds; ``faulthandler`` writes every thread's stack to ``file`` on ``SIGPROF`` and
     then lets its default action end the process. The input itself is in
-    ``last-input.bin`` (see :func:`fuzz`). Re-arming a timer is one system call, where
+    ``last-input.seed<S>.bin`` (see :func:`fuzz`). Re-arming a timer is one system call, where
     ``faulthandler.dump_traceback_later`` started a thread per input (~80 us).
     """
 
@@ -363,7 +365,7 @@ class _CpuBackstop:
 
 
 class _LastInput:
-    """The input about to run, written to ``last-input.bin`` before it runs.
+    """The input about to run, written to ``last-input.seed<S>.bin`` before it runs.
 
     A hard crash (a segfault with no sanitizer report, a kill) then leaves its input
     behind; the file is removed when the run ends normally. One ``pwrite`` and one
@@ -394,7 +396,7 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     mutations, so a campaign runs in chunks of different seeds. CPU time, not wall time,
     is the budget, so that a run paused with ``SIGSTOP`` keeps its share. Returns the
     counts; findings are saved under ``findings_dir/<target>/``, and the input being run
-    is in ``findings_dir/<target>/last-input.bin`` until the run ends normally.
+    is in ``findings_dir/<target>/last-input.seed<seed>.bin`` until the run ends normally.
     """
     rng = random.Random(seed)
     corpus = [bytes(s) for s in target.seeds()]
@@ -415,7 +417,7 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
             return
         saved_per_sig[sig] = n + 1
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = out_dir / f"{kind}-{sig}-{n}"
+        stem = out_dir / f"{kind}-{sig}-seed{seed}-{n}"
         stem.with_suffix(".bin").write_bytes(data)
         stem.with_suffix(".txt").write_text(f"target {target.name}, seed {seed}, input "
                                             f"{result.inputs}, {len(data)} bytes\n{text}")
@@ -432,12 +434,13 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     old_hook = sys.unraisablehook
     sys.unraisablehook = hook
     out_dir.mkdir(parents=True, exist_ok=True)
-    backstop_file = open(out_dir / "faulthandler.txt", "w")  # noqa: SIM115 - open while fuzzing
+    backstop_path = out_dir / f"faulthandler.seed{seed}.txt"
+    backstop_file = open(backstop_path, "w")  # noqa: SIM115 - open while fuzzing
     # a fatal signal (SIGSEGV, SIGABRT from a sanitizer) also dumps the Python stacks
     was_enabled = faulthandler.is_enabled()
     faulthandler.enable(file=backstop_file, all_threads=True)
     backstop = _CpuBackstop(timeout, backstop_file)
-    last_input = _LastInput(out_dir / "last-input.bin")
+    last_input = _LastInput(out_dir / f"last-input.seed{seed}.bin")
     watchdog.start()
     t0, c0 = time.perf_counter(), time.process_time()
     budget = seconds
@@ -485,9 +488,9 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
             faulthandler.disable()
         backstop_file.close()
         sys.unraisablehook = old_hook
-        if (out_dir / "faulthandler.txt").stat().st_size == 0:
-            (out_dir / "faulthandler.txt").unlink()
-        if not any(out_dir.iterdir()):
+        if backstop_path.stat().st_size == 0:
+            backstop_path.unlink()
+        with contextlib.suppress(OSError):  # not empty, or another chunk removed it
             out_dir.rmdir()
     return result
 

@@ -4,9 +4,10 @@
 A campaign (say 1M inputs per target) runs in chunks: each chunk uses another ``--seed``
 (other seeds, other inputs) and adds its counts to the JSON ledger, which it rewrites
 every 30 s while a target runs, so a chunk that is killed loses at most that much.
-``--until N`` runs each target only up to N inputs in the ledger in all. The chunk may
-be paused (``SIGSTOP``/``SIGCONT``) while something else needs the machine: budgets,
-rates and the hang watchdog count CPU time, not wall time.
+``--until N`` runs each target only up to N inputs in the ledger in all. Chunks may run
+at the same time on one ledger and findings folder (one per core, each its own seed).
+A chunk may be paused (``SIGSTOP``/``SIGCONT``) while something else needs the machine:
+budgets, rates and the hang watchdog count CPU time, not wall time.
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ def _load(path: Path) -> dict:
 
 
 def _store(path: Path, ledger: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True))
+    """Write this process's entries of ``ledger`` into the ledger file as it is now.
+
+    The file is read again first, so that chunks running at the same time (one per core,
+    other seeds) keep each other's entries; two writes at the same instant can still
+    lose one checkpoint, which the next one (30 s later, or the target's end) restores.
+    """
+    fresh = _load(path)
+    for target, runs in ledger["runs"].items():
+        fresh["runs"].setdefault(target, {}).update(runs)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(fresh, indent=1, sort_keys=True))
     os.replace(tmp, path)
 
 
@@ -88,8 +98,8 @@ def main(argv=None) -> int:
                         help="random seed (default 0); chunks of a campaign use different ones")
     parser.add_argument("--findings", default="fuzz-findings",
                         help="folder for findings: input .bin + traceback .txt; the input "
-                             "running is in <target>/last-input.bin until the target ends "
-                             "normally (default ./fuzz-findings)")
+                             "running is in <target>/last-input.seed<S>.bin until the target "
+                             "ends normally (default ./fuzz-findings)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds one input may run before it is a hang, paused time not "
                              "counted (default 10)")
@@ -122,7 +132,7 @@ def main(argv=None) -> int:
     if args.until is not None and args.json is None:
         parser.error("--until needs --json (the ledger it counts in)")
     ledger_path = Path(args.json) if args.json else None
-    ledger = _load(ledger_path) if ledger_path else None
+    ledger = {"runs": {}} if ledger_path else None     # this chunk's entries
     no_limit = args.seconds is None and args.inputs is None and args.until is None
     seconds = 10.0 if no_limit else args.seconds
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} python "
@@ -131,8 +141,8 @@ def main(argv=None) -> int:
     for target in chosen:
         inputs = args.inputs
         if args.until is not None:
-            done = sum(e["inputs"] for s, e in ledger["runs"].get(target.name, {}).items()
-                       if s != str(args.seed))
+            runs = _load(ledger_path)["runs"].get(target.name, {})
+            done = sum(e["inputs"] for s, e in runs.items() if s != str(args.seed))
             left = args.until - done
             if left <= 0:
                 print(f"{target.name:24s} done: {done:,} inputs in the ledger", flush=True)
@@ -164,7 +174,7 @@ def main(argv=None) -> int:
             _store(ledger_path, ledger)
         total += r.findings
     if ledger_path:
-        print(f"\n{ledger_path} in all:\n{table(ledger)}")
+        print(f"\n{ledger_path} in all:\n{table(_load(ledger_path))}")
     if total:
         print(f"findings saved under {args.findings}/")
     return 1 if total else 0
