@@ -5,7 +5,18 @@ runs one target (or ``all``) in this process: it starts from the target's seed i
 (real drawings of the sample and hand-made edge cases), mutates them (bit and byte
 flips, inserts, deletes, duplicated and spliced chunks, interesting numbers, lying
 length prefixes, truncation, quoting, invalid UTF-8, deep nesting), runs the target on
-each input and counts the findings. ``--list`` lists the targets.
+each input and counts the findings. ``--list`` lists the targets; ``--json LEDGER``
+and ``--until N`` run a long campaign in chunks (see ``__main__``).
+
+Inputs are kept small, as libFuzzer keeps them: seeds of one or a few records and
+mutations cut at ``--max-len`` (:data:`DEFAULT_MAX_LEN`, 8 KiB, or the longest seed).
+Most of a target's time is the fixed cost of one decoder call, so a small input runs
+nearly as fast as an empty one, and a fuzzer finds more per CPU second with many small
+inputs than with few large ones (a bug needs a few bytes in the wrong place, not many).
+
+Time is CPU time: ``--seconds`` is a CPU-time budget, rates are inputs per CPU second,
+and neither the hang watchdog nor its backstop counts time the process spent stopped
+(``SIGSTOP``), so a campaign can be paused while benchmarks run.
 
 Targets are found, not registered: every module ``bench/fuzz/<area>.py`` whose name
 does not start with ``_`` defines ``TARGETS = [(name, seeds, run), ...]``, where
@@ -13,9 +24,13 @@ does not start with ``_`` defines ``TARGETS = [(name, seeds, run), ...]``, where
 on a broken contract. Any exception that escapes ``run``, an "Exception ignored"
 report (``sys.unraisablehook``) while it runs, or a run longer than ``--timeout``
 seconds (a hang) is a finding; each is saved to the findings folder as the input
-(``.bin``) and what went wrong (``.txt``). ``run`` may return a small hashable
-outcome (for example the reject reasons): an input with an outcome not seen before
-joins the corpus, the only feedback this fuzzer has.
+(``.bin``) and what went wrong (``.txt``). The input about to run is written to
+``<findings>/<target>/last-input.seed<S>.bin`` first, and ``faulthandler`` writes the
+Python stacks of a fatal signal to ``faulthandler.seed<S>.txt``, so that a crash no
+handler survives (a segfault without a sanitizer report) still leaves its input. File
+names hold the seed, so chunks of other seeds can share a findings folder. ``run`` may
+return a small hashable outcome (for example the reject reasons): an input with an
+outcome not seen before joins the corpus, the only feedback this fuzzer has.
 
 The contract the decoder targets check (see :mod:`bench.fuzz._contract`): bad input
 gives a ``ValueError`` subclass naming file, record and reason, or a counted reject
@@ -25,6 +40,7 @@ reference (``json.loads``, the ``csv`` module, a Python ``.bin`` decoder) reads.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import hashlib
 import importlib
@@ -93,10 +109,18 @@ TOKENS = [b"[", b"]", b"{", b"}", b",", b":", b'"', b"'", b'""', b"\\", b"\\u000
           b"\\ud800", b"\n", b"\r", b"\r\n", b" ", b"\t", b",,", b'","', b"UTC", b"\xef\xbb\xbf"]
 
 
+#: Longest mutated input, unless a seed is longer (then the longest seed, as libFuzzer's
+#: ``-max_len`` defaults to its largest seed, or 4096 without one). Small inputs run
+#: fast, and a fuzzer finds more per CPU second with them; 8 KiB still lets records
+#: cross the readers' 4 KiB blocks.
+DEFAULT_MAX_LEN = 1 << 13
+
+
 class Mutator:
     """Random mutations of byte strings; the corpus supplies material to splice in."""
 
-    def __init__(self, rng: random.Random, corpus: list[bytes], max_len: int = 1 << 16):
+    def __init__(self, rng: random.Random, corpus: list[bytes],
+                 max_len: int = DEFAULT_MAX_LEN):
         self.rng = rng
         self.corpus = corpus
         self.max_len = max_len
@@ -240,10 +264,13 @@ class FuzzRun:
     seconds: float = 0.0
     findings: int = 0
     unique: dict = field(default_factory=dict)    # signature -> count
+    cpu_seconds: float = 0.0                      # CPU time of the process (not paused time)
+    corpus: int = 0                               # inputs kept as material at the end
 
     @property
     def rate(self) -> float:
-        return self.inputs / self.seconds if self.seconds else 0.0
+        """Inputs per CPU second (wall time would count pauses and other processes)."""
+        return self.inputs / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 def _signature(exc_text: str, kind: str) -> str:
@@ -260,21 +287,41 @@ def _signature(exc_text: str, kind: str) -> str:
 class _Watchdog(threading.Thread):
     """Saves the input that runs longer than ``timeout`` and ends the process (a hang).
 
-    The kernels release the GIL, so this thread runs while one is stuck; ``faulthandler``
-    is the backstop for a hang that holds the GIL.
+    The kernels release the GIL, so this thread runs while one is stuck. It counts the
+    time an input has run in polls of 0.25 s, each counted as at most 1 s: a poll that
+    comes much later than due means the whole process was stopped (``SIGSTOP`` while a
+    benchmark runs, ``SIGCONT`` later) or starved of CPU, and that time is not the
+    input's. A hang that holds the GIL (this thread cannot run) is left to
+    :class:`_CpuBackstop`.
     """
+
+    POLL = 0.25
+    MAX_STEP = 1.0
 
     def __init__(self, timeout: float, save):
         super().__init__(daemon=True)
         self.timeout, self.save = timeout, save
-        self.current: tuple[bytes, float] | None = None
+        self.current: bytes | None = None
+        self.serial = 0         # bumped per input, so that a new input restarts the count
         self.stopped = threading.Event()
 
+    def start_input(self, data: bytes) -> None:
+        self.serial += 1
+        self.current = data
+
     def run(self):
-        while not self.stopped.wait(min(0.25, self.timeout / 4)):
-            cur = self.current
-            if cur is not None and time.monotonic() - cur[1] > self.timeout:
-                self.save(cur[0], "hang", f"input ran longer than {self.timeout} s\n"
+        seen, ran = -1, 0.0
+        last = time.monotonic()
+        while not self.stopped.wait(min(self.POLL, self.timeout / 4)):
+            now = time.monotonic()
+            step, last = min(now - last, self.MAX_STEP), now
+            cur, serial = self.current, self.serial
+            if cur is None or serial != seen:
+                seen, ran = serial, 0.0
+                continue
+            ran += step
+            if ran > self.timeout:
+                self.save(cur, "hang", f"input ran longer than {self.timeout} s\n"
                           + "".join(traceback.format_stack(sys._current_frames()[
                               threading.main_thread().ident])))
                 sys.stderr.write(f"fuzz: hang (> {self.timeout} s); input saved\n")
@@ -282,18 +329,80 @@ class _Watchdog(threading.Thread):
                 os._exit(3)
 
 
+class _CpuBackstop:
+    """The backstop for a hang that holds the GIL, which the watchdog thread cannot see.
+
+    ``ITIMER_PROF`` counts the CPU time of the process (not wall time: a stopped process
+    uses none, so ``SIGSTOP`` cannot trip it), armed per input at ``3 * timeout``
+    seconds; ``faulthandler`` writes every thread's stack to ``file`` on ``SIGPROF`` and
+    then lets its default action end the process. The input itself is in
+    ``last-input.seed<S>.bin`` (see :func:`fuzz`). Re-arming a timer is one system call, where
+    ``faulthandler.dump_traceback_later`` started a thread per input (~80 us).
+    """
+
+    def __init__(self, timeout: float, file):
+        import signal
+
+        self.signal = signal
+        self.seconds = 3 * timeout
+        self.usable = hasattr(signal, "setitimer") and hasattr(signal, "SIGPROF") and \
+            threading.current_thread() is threading.main_thread()
+        if self.usable:
+            faulthandler.register(signal.SIGPROF, file=file, all_threads=True, chain=True)
+
+    def arm(self) -> None:
+        if self.usable:
+            self.signal.setitimer(self.signal.ITIMER_PROF, self.seconds)
+
+    def disarm(self) -> None:
+        if self.usable:
+            self.signal.setitimer(self.signal.ITIMER_PROF, 0)
+
+    def close(self) -> None:
+        if self.usable:
+            self.disarm()
+            faulthandler.unregister(self.signal.SIGPROF)
+
+
+class _LastInput:
+    """The input about to run, written to ``last-input.seed<S>.bin`` before it runs.
+
+    A hard crash (a segfault with no sanitizer report, a kill) then leaves its input
+    behind; the file is removed when the run ends normally. One ``pwrite`` and one
+    ``ftruncate`` per input into the page cache, which outlives the process.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def write(self, data: bytes) -> None:
+        os.pwrite(self.fd, data, 0)
+        os.ftruncate(self.fd, len(data))
+
+    def close(self, keep: bool = False) -> None:
+        os.close(self.fd)
+        if not keep:
+            self.path.unlink(missing_ok=True)
+
+
 def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = None,
          seed: int = 0, findings_dir: str | os.PathLike = "fuzz-findings", timeout: float = 10.0,
-         max_len: int = 1 << 16, report=None) -> FuzzRun:
-    """Fuzz ``target`` until ``seconds`` pass or ``inputs`` have run, whichever comes first.
+         max_len: int = DEFAULT_MAX_LEN, report=None) -> FuzzRun:
+    """Fuzz ``target`` until ``seconds`` (CPU time of this process) pass or ``inputs``
+    have run, whichever comes first.
 
-    Every seed is run once first, unmutated. Returns the counts; findings are saved under
-    ``findings_dir/<target>/``.
+    Every seed is run once first, unmutated; different ``seed`` values give different
+    mutations, so a campaign runs in chunks of different seeds. CPU time, not wall time,
+    is the budget, so that a run paused with ``SIGSTOP`` keeps its share. Returns the
+    counts; findings are saved under ``findings_dir/<target>/``, and the input being run
+    is in ``findings_dir/<target>/last-input.seed<seed>.bin`` until the run ends normally.
     """
     rng = random.Random(seed)
     corpus = [bytes(s) for s in target.seeds()]
     if not corpus:
         corpus = [b""]
+    max_len = max(max_len, *map(len, corpus))
     seen_outcomes: set = set()
     out_dir = Path(findings_dir) / target.name
     result = FuzzRun(target.name)
@@ -308,7 +417,7 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
             return
         saved_per_sig[sig] = n + 1
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = out_dir / f"{kind}-{sig}-{n}"
+        stem = out_dir / f"{kind}-{sig}-seed{seed}-{n}"
         stem.with_suffix(".bin").write_bytes(data)
         stem.with_suffix(".txt").write_text(f"target {target.name}, seed {seed}, input "
                                             f"{result.inputs}, {len(data)} bytes\n{text}")
@@ -325,30 +434,36 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
     old_hook = sys.unraisablehook
     sys.unraisablehook = hook
     out_dir.mkdir(parents=True, exist_ok=True)
-    backstop = open(out_dir / "faulthandler.txt", "w")  # noqa: SIM115 - open while fuzzing
+    backstop_path = out_dir / f"faulthandler.seed{seed}.txt"
+    backstop_file = open(backstop_path, "w")  # noqa: SIM115 - open while fuzzing
+    # a fatal signal (SIGSEGV, SIGABRT from a sanitizer) also dumps the Python stacks
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable(file=backstop_file, all_threads=True)
+    backstop = _CpuBackstop(timeout, backstop_file)
+    last_input = _LastInput(out_dir / f"last-input.seed{seed}.bin")
     watchdog.start()
-    t0 = time.perf_counter()
-    deadline = t0 + seconds if seconds is not None else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    budget = seconds
     pending_seeds = list(corpus)
+    ended = False
     try:
         while True:
             if inputs is not None and result.inputs >= inputs:
                 break
-            if deadline is not None and (result.inputs & 15) == 0 \
-                    and time.perf_counter() >= deadline:
+            if budget is not None and (result.inputs & 15) == 0 \
+                    and time.process_time() - c0 >= budget:
                 break
             data = pending_seeds.pop() if pending_seeds else mutate(rng.choice(corpus))
-            watchdog.current = (data, time.monotonic())
-            # the backstop for a hang that holds the GIL (the watchdog cannot run then):
-            # the stacks and the end of the process, without the input
-            faulthandler.dump_traceback_later(timeout * 3, exit=True, file=backstop)
+            last_input.write(data)
+            watchdog.start_input(data)
+            backstop.arm()
             try:
                 outcome = target.run(data)
             except Exception:   # noqa: BLE001 - any exception is a finding
                 save(data, "error", traceback.format_exc())
                 outcome = None
             finally:
-                faulthandler.cancel_dump_traceback_later()
+                backstop.disarm()
                 watchdog.current = None
             if unraisable:
                 save(data, "unraisable", "\n".join(unraisable))
@@ -358,15 +473,24 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
                 seen_outcomes.add(outcome)
                 corpus.append(data)
             if report is not None and (result.inputs & 1023) == 0:
-                report(result, time.perf_counter() - t0)
+                report(result, time.process_time() - c0)
+        ended = True
     finally:
         result.seconds = time.perf_counter() - t0
+        result.cpu_seconds = time.process_time() - c0
+        result.corpus = len(corpus)
         watchdog.stopped.set()
         backstop.close()
+        last_input.close(keep=not ended)
+        if was_enabled:
+            faulthandler.enable(all_threads=True)
+        else:
+            faulthandler.disable()
+        backstop_file.close()
         sys.unraisablehook = old_hook
-        if (out_dir / "faulthandler.txt").stat().st_size == 0:
-            (out_dir / "faulthandler.txt").unlink()
-        if not any(out_dir.iterdir()):
+        if backstop_path.stat().st_size == 0:
+            backstop_path.unlink()
+        with contextlib.suppress(OSError):  # not empty, or another chunk removed it
             out_dir.rmdir()
     return result
 

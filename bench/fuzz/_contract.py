@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,37 @@ def real_drawings(kind: str, count: int = 40) -> tuple[bytes, ...]:
     return tuple(out[:: max(1, len(out) // count)][:count])
 
 
+# -- cached references ----------------------------------------------------------------------
+
+#: Reference readings kept per target process: a mutated input changes a few of its lines,
+#: and the rest (and the seeds' lines, spliced in again and again) were read before.
+REFERENCE_CACHE = 1 << 14
+
+
+def cached_reference(fn):
+    """``fn`` (pure, hashable arguments), remembering results and ValueErrors alike.
+
+    The cached call returns what ``fn`` returns or raises the ValueError it raised; a
+    result is shared between calls, so callers must not modify it.
+    """
+    @lru_cache(maxsize=REFERENCE_CACHE)
+    def outcome(*args):
+        try:
+            return fn(*args), None
+        except ValueError as err:
+            return None, err
+
+    def call(*args):
+        value, err = outcome(*args)
+        if err is not None:
+            raise err
+        return value
+
+    call.__doc__ = fn.__doc__
+    call.cache_clear = outcome.cache_clear
+    return call
+
+
 # -- scratch files -------------------------------------------------------------------------
 
 @cache
@@ -98,12 +129,35 @@ def _no_constants(name):
     raise ValueError(f"{name} is not a number in a drawing")
 
 
+#: The parser's one limit beyond JSON: a number written with more than 400 characters
+#: (sign included) is malformed (ext/_parse.pyx MAX_NUMBER_CHARS), so that no text makes
+#: it slow.
+MAX_NUMBER_CHARS = 400
+
+
+class LongNumber(str):
+    """A JSON number of more than :data:`MAX_NUMBER_CHARS` characters: not a coordinate."""
+
+
+def _float(token: str):
+    return LongNumber(token) if len(token) > MAX_NUMBER_CHARS else float(token)
+
+
+def _int(token: str):
+    return LongNumber(token) if len(token) > MAX_NUMBER_CHARS else int(token)
+
+
 def json_strict(text):
-    """``json.loads`` without NaN/Infinity; bytes must be UTF-8. Raises ValueError."""
+    """``json.loads`` without NaN/Infinity; bytes must be UTF-8. Raises ValueError.
+
+    A number longer than :data:`MAX_NUMBER_CHARS` becomes a :class:`LongNumber`, which
+    :func:`reference_drawing` rejects as a coordinate (elsewhere it is just a value).
+    """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8")
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        return json.loads(text, parse_constant=_no_constants, parse_float=_float,
+                          parse_int=_int)
     except RecursionError as err:
         raise ValueError("nested too deeply") from err
 

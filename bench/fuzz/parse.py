@@ -19,6 +19,7 @@ from rasterfast import parse_drawings
 from ._contract import (
     ContractViolation,
     batch_drawing,
+    cached_reference,
     check_counted,
     check_error,
     json_strict,
@@ -54,19 +55,21 @@ def show(text) -> str:
     return "None" if text is None else repr(text[:200])
 
 
+@cached_reference
+def _reference_one(text, kind, max_points, max_strokes):
+    # the parser's one limit beyond JSON: a number of more than 400 characters is
+    # malformed (ext/_parse.pyx MAX_NUMBER_CHARS), so that no text makes it slow
+    if text is None or LONG_NUMBER.search(text):
+        return None
+    try:
+        return reference_drawing(json_strict(text), kind, max_points, max_strokes)
+    except ValueError:
+        return None
+
+
 def _reference(texts, kind, max_points, max_strokes):
-    out = []
-    for text in texts:
-        # the parser's one limit beyond JSON: a number of more than 400 characters is
-        # malformed (ext/_parse.pyx MAX_NUMBER_CHARS), so that no text makes it slow
-        if text is None or LONG_NUMBER.search(text):
-            out.append(None)
-            continue
-        try:
-            out.append(reference_drawing(json_strict(text), kind, max_points, max_strokes))
-        except ValueError:
-            out.append(None)
-    return out
+    # cached per text: most texts of a mutated input are unchanged
+    return [_reference_one(text, kind, max_points, max_strokes) for text in texts]
 
 
 def _forms(texts):

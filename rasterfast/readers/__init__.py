@@ -57,7 +57,7 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
         offset and reason. ``"skip"`` leaves it out and lists it in the
         batch's ``rejects``; ``"warn"`` skips and warns once at the end with
         the count. A file that breaks (a corrupt gzip stream, a truncated
-        ``.bin``, a corrupt zip archive) keeps the drawings read before the
+        ``.gz``, ``.zst`` or ``.bin``, a corrupt zip archive) keeps the drawings read before the
         break; the rest of the file is one reject (``InputReadError``) whose
         record is the first lost (0 for a file that cannot be read at all).
         What is bad: an ndjson line that ``json.loads`` refuses, or whose

@@ -35,16 +35,24 @@ COLUMNS = ("countrycode", "drawing", "key_id", "recognized", "timestamp", "word"
 
 
 def _quotes_at_edges(buf: np.ndarray, quotes: np.ndarray) -> bool:
-    """Whether every quote opens or closes a value, or is doubled (``""``).
+    """Whether every quote of ``buf`` (each line holding an even number) delimits a whole value.
 
-    That is how Kaggle CSVs quote, and what pyarrow and the ``csv`` module read alike.
+    The 1st, 3rd, ... quote must open a value (after a ',' or a line end, or first) and
+    the 2nd, 4th, ... close one (before a ',' or a line end, or last). That is how
+    Kaggle CSVs quote, and what pyarrow and the ``csv`` module read alike. A doubled
+    quote (``""``) answers False, so that :func:`_bad_quote` checks its lines one by one.
+    Checking each quote for being at some edge was not enough: in ``12","3,True`` both
+    quotes touch a ',', yet the second opens a value that the line never closes, and
+    pyarrow read on into the next line (found by bench/fuzz, issue 16).
     """
     if not len(quotes):
         return True
-    edge = np.array([44, 10, 13, 34], np.uint8)          # , \n \r "
+    if np.any(np.diff(quotes) == 1):
+        return False
+    sep = np.array([44, 10, 13], np.uint8)               # , \n \r
     before = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], 10)
     after = np.where(quotes < len(buf) - 1, buf[np.minimum(quotes + 1, len(buf) - 1)], 10)
-    return bool(np.all(np.isin(before, edge) | np.isin(after, edge)))
+    return bool(np.isin(before[0::2], sep).all() and np.isin(after[1::2], sep).all())
 
 
 _VALUE = re.compile(rb'"(?:[^"]|"")*"|[^",]*')

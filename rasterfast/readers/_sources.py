@@ -191,10 +191,7 @@ class Source:
                 # GzipFile does not close a file object it was given: close both.
                 return _Salvage(_Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw), lines)
             if self.compression == "zstd":
-                import zstandard
-
-                return _Salvage(zstandard.ZstdDecompressor().stream_reader(
-                    raw, read_across_frames=True, closefd=True), lines)
+                return _Salvage(_ZstdFrames(raw), lines)
         except BaseException:
             raw.close()
             raise
@@ -292,6 +289,51 @@ class _Salvage(ForwardReader):
             self._held = self._held[n:]
         return b"".join(parts)
 
+
+
+class _ZstdFrames(ForwardReader):
+    """The zstd frames of ``raw``, decompressed one after the other; closes ``raw``.
+
+    ``zstandard``'s ``stream_reader`` ends quietly where the data ends, inside a frame
+    too: a truncated ``.zst`` read as a shorter file, often as an empty one, with no
+    error (found by bench/fuzz, issue 16). Here a stream that ends inside a frame raises
+    ``EOFError``, as gzip does for a truncated member, and :class:`_Salvage` turns that
+    into a counted break. Compressed data goes in ``FEED`` bytes at a time, which bounds
+    what one call can expand to (a zstd block of 128 KiB can be 4 bytes).
+    """
+
+    FEED = 1 << 12
+
+    def __init__(self, raw):
+        import zstandard
+
+        self._stream = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame = None          # the decompressobj of the frame being read
+        self._input = b""           # compressed bytes read, not yet fed
+        self._out = b""             # decompressed bytes not yet returned
+
+    def read1(self, n: int = -1) -> bytes:
+        while not self._out:
+            if not self._input:
+                self._input = self._stream.read(1 << 16)
+                if not self._input:
+                    if self._frame is not None:
+                        raise EOFError("the zstd data ends inside a frame")
+                    return b""
+            piece, self._input = self._input[:self.FEED], self._input[self.FEED:]
+            if self._frame is None:
+                self._frame = self._dctx.decompressobj()
+            self._out = self._frame.decompress(piece)
+            if self._frame.eof:     # the frame ended: the rest starts the next one
+                self._input = self._frame.unused_data + self._input
+                self._frame = None
+        if n is None or n < 0:
+            n = len(self._out)
+        out, self._out = self._out[:n], self._out[n:]
+        return out
+
+    read = read1
 
 
 class _Closing:
