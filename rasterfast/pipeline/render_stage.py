@@ -181,6 +181,7 @@ def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: li
     """
     import pyarrow.parquet as pq
 
+    from ..format import load_npy
     from ..recipe import Recipe
     from ..store import StrokeShard
 
@@ -199,6 +200,8 @@ def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: li
                 table = table.set_column(table.schema.get_field_index("entropy"), "entropy",
                                          pa.array(ent, pa.float32()))
             sh.set_meta(table)
-            sh.set_labels(np.load(root / labels, allow_pickle=False))
+            # not np.load: render tasks run in threads, and numpy's header parse is not
+            # thread-safe under CPython 3.11 (load_npy parses one at a time)
+            sh.set_labels(load_npy(root / labels, np.int16, (count,)))
         done += count
     return done
