@@ -19,11 +19,11 @@ from .manifest import (
     ShardFormatError,
     summarize_rejects,
 )
-from .reader import Reader, VerifyReport, verify
+from .reader import Reader, VerifyReport, load_npy, verify
 from .writer import ShardWriter, Writer, meta_from_batch
 
 __all__ = [
     "Writer", "ShardWriter", "Reader", "verify", "VerifyReport", "Manifest", "ShardEntry",
     "InputStats", "summarize_rejects", "meta_from_batch", "ShardFormatError", "META_SCHEMA",
-    "DATA_OFFSET", "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM",
+    "DATA_OFFSET", "FORMAT", "FORMAT_VERSION", "SUPPORTED_VERSIONS", "CHECKSUM", "load_npy",
 ]

@@ -29,7 +29,7 @@ from .._ext._gather import _gather
 from .layout import DATA_OFFSET, META_SCHEMA
 from .manifest import MANIFEST_NAME, Manifest, ShardEntry, ShardFormatError, file_checksum
 
-__all__ = ["Reader", "verify", "VerifyReport", "CHECK_LEVELS"]
+__all__ = ["Reader", "verify", "VerifyReport", "CHECK_LEVELS", "load_npy"]
 
 #: What ``Reader(check=...)`` (and the datasets' ``check``) may check when opened, each
 #: level including the ones before it: ``"sizes"`` every listed file exists with its
@@ -68,6 +68,38 @@ def _read_npy_header(path: Path, fh) -> tuple:
         # raises any of these (TokenError for an unclosed bracket)
         raise ShardFormatError(path, f"bad .npy header: {err!r:.200}") from None
     return shape, fortran, dtype, fh.tell()
+
+
+def load_npy(path, dtype=None, shape=None) -> np.ndarray:
+    """The array of the ``.npy`` file ``path`` (in memory, writable), safe in threads.
+
+    What ``np.load(path, allow_pickle=False)`` gives for a C-order array, but its header
+    is parsed one thread at a time (see ``_NPY_HEADER_LOCK``: ``np.load`` in two threads
+    can raise ``SystemError`` under CPython 3.11), and a damaged or unexpected file raises
+    :class:`ShardFormatError` naming it: a bad header, Fortran order, an object dtype, a
+    ``dtype`` or ``shape`` other than those given (when given), or fewer bytes than the
+    header announces. The header is checked before anything is allocated.
+    """
+    path = Path(path)
+    try:
+        fh = open(path, "rb")
+    except OSError as err:
+        raise ShardFormatError(path, f"cannot open: {err.strerror or err}") from err
+    with fh:
+        got_shape, fortran, got_dtype, _ = _read_npy_header(path, fh)
+        if fortran or got_dtype.hasobject:
+            raise ShardFormatError(path, f"{got_dtype} (fortran={fortran}): only C-order "
+                                   "plain arrays are read")
+        if (dtype is not None and got_dtype != np.dtype(dtype)) or (
+                shape is not None and tuple(got_shape) != tuple(shape)):
+            raise ShardFormatError(path, f"holds {got_dtype} {got_shape}, expected "
+                                   f"{np.dtype(dtype) if dtype is not None else got_dtype} "
+                                   f"{tuple(shape) if shape is not None else got_shape}")
+        size = int(np.prod(got_shape, dtype=np.int64)) * got_dtype.itemsize
+        data = fh.read(size)
+    if len(data) != size:
+        raise ShardFormatError(path, f"truncated: {len(data)} of {size} bytes of data")
+    return np.frombuffer(bytearray(data), got_dtype).reshape(got_shape)
 
 
 def _images_header_problem(path: Path, fh, count: int, image_shape) -> str | None:

@@ -140,6 +140,86 @@ def _is_split(name: str) -> bool:
     return True
 
 
+#: Stream mode writes behind: every ``_WRITE_BEHIND_BYTES`` appended, the range before is
+#: put on disk and dropped from the page cache (see ``_WriteBehind``).
+_WRITE_BEHIND_BYTES = 32 << 20
+
+
+def _libc_sync_file_range():
+    """``sync_file_range(2)`` through ctypes (Python has no binding), or None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):   # not Linux
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNC_FILE_RANGE = _libc_sync_file_range()
+_SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
+
+
+class _WriteBehind:
+    """Appends to a file written once, keeping few of its pages in the page cache.
+
+    The file is a shard's images in stream mode: not read back by its writer.
+
+    Each ``_WRITE_BEHIND_BYTES`` written are handed to the disk at once (asynchronously),
+    and the range before them, by now on disk, is dropped from the page cache. Why: a
+    build writes ~50 KB a drawing at 128 px, and every new page-cache page cost the
+    writing thread ~2 CPU-s a GB on the VMs measured (fresh pages: the kernel's
+    allocation and the hypervisor's first touch), against ~0.4 for pages dropped and
+    reused at once; the pages of a shard bigger than memory would be evicted anyway.
+    The shard is fsync'd at commit as before; only what it leaves cached differs.
+    """
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self.written = 0      # bytes written
+        self.handed = 0       # bytes handed to the disk (sync_file_range WRITE)
+        self.dropped = 0      # bytes dropped from the page cache
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            n = os.write(self.fd, view)
+            view = view[n:]
+            self.written += n
+        if self.written - self.handed >= _WRITE_BEHIND_BYTES:
+            self._behind()
+
+    def _behind(self) -> None:
+        if _SYNC_FILE_RANGE is None or not hasattr(os, "posix_fadvise"):
+            return
+        # wait for the previous hand-over (started one step ago, mostly done), then drop
+        # it; start writing out the range since
+        if self.handed > self.dropped:
+            if _SYNC_FILE_RANGE(self.fd, self.dropped, self.handed - self.dropped,
+                                _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER) == 0:
+                os.posix_fadvise(self.fd, self.dropped, self.handed - self.dropped,
+                                 os.POSIX_FADV_DONTNEED)
+                self.dropped = self.handed
+        if _SYNC_FILE_RANGE(self.fd, self.handed, self.written - self.handed, _SFR_WRITE) == 0:
+            self.handed = self.written
+
+    def finish(self) -> None:
+        """Put everything on disk, drop it from the page cache, close."""
+        os.fsync(self.fd)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
 def _fsync_file(path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -184,7 +264,7 @@ class ShardWriter:
         path = self._tmp["images"]
         if stream:
             self.images = None
-            self._fh = open(path, "wb")
+            self._fh = _WriteBehind(path)
             header = npy_header(shape)
             self._fh.write(header)
             # hashed as written, rather than read back when finished: that copied every
@@ -295,7 +375,7 @@ class ShardWriter:
             if self._appended != self.n:
                 raise ValueError(f"shard {self.split}/{self.index}: {self._appended} images "
                                  f"appended, {self.n} expected")
-            self._fh.close()
+            self._fh.finish()
             self._fh = None
         if isinstance(self.images, np.memmap):
             # msync now; the map itself goes with the last reference (views the producer

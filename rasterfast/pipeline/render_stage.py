@@ -16,7 +16,9 @@ finished build rendered again from their ``.strokes`` files.
 
 from __future__ import annotations
 
-from collections import Counter
+import os
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,28 +79,79 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> np.ndarray:
     return idx[np.argsort(order[idx], kind="stable")]
 
 
-def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarray]:
-    """The drawings of ``unit``'s shards, in order, and their input indices, from its
-    buckets (``groups``: each bucket's shuffle-area row groups).
+#: The prepared buckets (see ``_bucket_drawings``) of the last render tasks of this
+#: process, most recent last: consecutive tasks share the buckets at their ends, and
+#: where inputs are small a bucket holds several tasks' drawings (``default_bucket_size``),
+#: so each task read, decoded and sorted all of it again. Two: a task's end buckets.
+_RECENT_BUCKETS: OrderedDict = OrderedDict()
+_RECENT_BUCKETS_MOST = 2
+_RECENT_BUCKETS_LOCK = threading.Lock()
 
-    The buckets' row groups are read file by file, each file's in one call (a read per
-    bucket and file cost more than the drawings with many small inputs), and ordered by
-    hash together: buckets are ranges of the hash, so that is each bucket in hash order,
-    one after the other (the test split, one bucket, keeps its input order).
+
+def _bucket_key(spec: RenderSpec, split: str, bucket: int, groups) -> tuple:
+    # the files' mtime and size: a resumed build may have written them again
+    files = []
+    for path, g in groups:
+        st = os.stat(path)
+        files.append((str(path), g, st.st_mtime_ns, st.st_size))
+    return (spec.store, split, bucket, tuple(files), tuple(sorted(spec.thresholds.items())))
+
+
+def _bucket_drawings(spec: RenderSpec, split: str, bucket: int, expected: int,
+                     groups) -> tuple[StrokeBatch, np.ndarray]:
+    """The kept drawings of one bucket in shard order, and their input indices.
+
+    The bucket's row groups are read file by file, each file's in one call, in input,
+    flush and row-group order (the test split, one bucket, keeps its input order), then
+    the plan applied (:func:`_select`). Kept for the next task of this process (see
+    ``_RECENT_BUCKETS``): the result is never modified in place.
     """
-    flat = sorted({(path, g) for bucket_groups in groups for path, g in bucket_groups},
-                  key=lambda pg: (Path(pg[0]).name, pg[1]))   # input, flush, row group
+    flat = sorted(groups, key=lambda pg: (Path(pg[0]).name, pg[1]))   # input, flush, group
+    key = _bucket_key(spec, split, bucket, flat)
+    with _RECENT_BUCKETS_LOCK:
+        hit = _RECENT_BUCKETS.get(key)
+        if hit is not None:
+            _RECENT_BUCKETS.move_to_end(key)
+            return hit
     table = read_groups(flat)
-    expected = sum(n for _, n in unit.buckets)
-    idx = _select(table, spec, unit.split) if table is not None else np.zeros(0, np.int64)
+    idx = _select(table, spec, split) if table is not None else np.zeros(0, np.int64)
     if len(idx) != expected:
-        raise RuntimeError(f"{unit.split} buckets {[b for b, _ in unit.buckets]}: the plan "
-                           f"expects {expected} drawings, the shuffle area gives {len(idx)} "
-                           "(was it changed during the build?)")
-    mine = idx[unit.skip:unit.skip + unit.count]
+        raise RuntimeError(f"{split} bucket {bucket}: the plan expects {expected} drawings, "
+                           f"the shuffle area gives {len(idx)} (was it changed during the "
+                           "build?)")
     # one conversion and one vectorised gather: pyarrow's take on nested lists cost more
     # than rendering
-    return table_to_batch(table).take(mine), table.column("input").to_numpy()[mine]
+    hit = (table_to_batch(table).take(idx), table.column("input").to_numpy()[idx]) \
+        if table is not None else (None, idx)
+    with _RECENT_BUCKETS_LOCK:
+        _RECENT_BUCKETS[key] = hit
+        while len(_RECENT_BUCKETS) > _RECENT_BUCKETS_MOST:
+            _RECENT_BUCKETS.popitem(last=False)
+    return hit
+
+
+def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarray]:
+    """The drawings of ``unit``'s shards, in order, and their input indices.
+
+    ``groups``: each of the unit's buckets' shuffle-area row groups. Buckets are ranges of the hash, in hash order: the unit's drawings are each bucket's
+    kept drawings in order, one bucket after the other, from row ``unit.skip`` of the
+    first on; only the rows of the unit are copied out of each.
+    """
+    parts, inputs = [], []
+    lo, hi = unit.skip, unit.skip + unit.count   # the unit's rows in its buckets' rows
+    at = 0
+    for (bucket, expected), bucket_groups in zip(unit.buckets, groups, strict=True):
+        batch, inp = _bucket_drawings(spec, unit.split, bucket, expected, bucket_groups)
+        a, b = max(lo, at) - at, min(hi, at + expected) - at
+        if a < b:
+            parts.append(batch.slice(a, b))   # views: the cached bucket is not written to
+            inputs.append(inp[a:b])
+        at += expected
+    if not parts:
+        raise RuntimeError(f"{unit.split} buckets {[b for b, _ in unit.buckets]}: no drawings "
+                           f"of the unit's {unit.count}")
+    chosen = StrokeBatch.concat(parts) if len(parts) > 1 else parts[0]
+    return chosen, np.concatenate(inputs)
 
 
 def render_unit(spec: RenderSpec, unit, groups: list) -> RenderResult:
@@ -181,6 +234,7 @@ def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: li
     """
     import pyarrow.parquet as pq
 
+    from ..format import load_npy
     from ..recipe import Recipe
     from ..store import StrokeShard
 
@@ -199,6 +253,8 @@ def rerender_shards(writer, recipe: dict, build_dir: str, split: str, shards: li
                 table = table.set_column(table.schema.get_field_index("entropy"), "entropy",
                                          pa.array(ent, pa.float32()))
             sh.set_meta(table)
-            sh.set_labels(np.load(root / labels, allow_pickle=False))
+            # not np.load: render tasks run in threads, and numpy's header parse is not
+            # thread-safe under CPython 3.11 (load_npy parses one at a time)
+            sh.set_labels(load_npy(root / labels, np.int16, (count,)))
         done += count
     return done

@@ -1,0 +1,57 @@
+"""rasterfast.format.load_npy: np.load's result, header parsed one thread at a time,
+damage as ShardFormatError naming the file."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from rasterfast.format import ShardFormatError, load_npy
+
+
+def test_same_array_as_np_load(tmp_path):
+    for arr in (np.arange(7, dtype=np.int16) - 3, np.zeros((0,), np.int16),
+                np.arange(24, dtype=np.float32).reshape(2, 3, 4)):
+        path = tmp_path / "a.npy"
+        np.save(path, arr)
+        got = load_npy(path, arr.dtype, arr.shape)
+        np.testing.assert_array_equal(got, np.load(path))
+        assert got.dtype == arr.dtype and got.shape == arr.shape and got.flags.writeable
+
+
+def test_many_threads_at_once(tmp_path):
+    paths = []
+    for i in range(16):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], np.full(100, i, np.int16))
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda p: load_npy(p, np.int16, (100,)), paths))
+            assert [int(a[0]) for a in got] == list(range(16))
+
+
+@pytest.mark.parametrize("damage", ["header", "truncated", "dtype", "shape", "fortran",
+                                    "object", "missing"])
+def test_damage_is_a_shard_format_error(tmp_path, damage):
+    path = tmp_path / "labels.npy"
+    np.save(path, np.arange(10, dtype=np.int16))
+    dtype, shape = np.int16, (10,)
+    raw = path.read_bytes()
+    if damage == "header":
+        path.write_bytes(raw[:10] + b"{'descr': <<" + raw[22:])
+    elif damage == "truncated":
+        path.write_bytes(raw[:-3])
+    elif damage == "dtype":
+        dtype = np.int32
+    elif damage == "shape":
+        shape = (11,)
+    elif damage == "fortran":
+        np.save(path, np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)))
+        shape = None
+    elif damage == "object":
+        np.save(path, np.array([1, "a"], object), allow_pickle=True)
+        dtype, shape = None, None
+    else:
+        path.unlink()
+    with pytest.raises(ShardFormatError, match="labels.npy"):
+        load_npy(path, dtype, shape)
