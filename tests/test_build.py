@@ -405,6 +405,22 @@ def test_local_cluster_scheduler_identical_and_closed(tmp_path, data_dir, simpli
     assert not {p.pid for p in _children(os.getpid())} - before
 
 
+def test_local_cluster_workers_keep_freed_memory():
+    """The LocalCluster's worker processes run with WORKER_MALLOC, not distributed's
+    MALLOC_TRIM_THRESHOLD_=65536 (which made every block's arrays fault in again)."""
+    import os
+
+    from rasterfast.pipeline import run
+
+    client, cluster = run._client("local", 1)
+    try:
+        got = client.run(lambda: {k: os.environ.get(k) for k in run.WORKER_MALLOC})
+    finally:
+        client.close()
+        cluster.close()
+    assert list(got.values()) == [{k: str(v) for k, v in run.WORKER_MALLOC.items()}]
+
+
 @pytest.mark.slow
 def test_sigkill_local_cluster_then_resume(tmp_path, data_dir):
     """kill -9 of a build on a LocalCluster: its worker processes end with it (they watch
