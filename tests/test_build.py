@@ -337,7 +337,7 @@ def test_sigkill_and_rerun_is_byte_identical(tmp_path, data_dir):
     out = tmp_path / "killed"
     # killed during ingest (first shuffle-area file), at the first shard, then past half
     _kill_when(_build_cmd(inputs, out), out,
-               lambda d: any((d / "_shuffle").rglob("*.parquet")))
+               lambda d: any((d / "_shuffle").rglob("*.groups")))
     _kill_when(_build_cmd(inputs, out), out, lambda d: any(d.glob("*/*.images.npy")))
     _kill_when(_build_cmd(inputs, out), out,
                lambda d: sum(1 for _ in d.glob("*/*.images.npy")) > n_shards // 2)
@@ -557,11 +557,10 @@ def test_unsimplifiable_raw_drawing_is_a_counted_reject(tmp_path, data_dir):
 
 
 def test_shuffle_area_files_grow_with_inputs_not_buckets(tmp_path, data_dir):
-    """Issue 12: ingest writes one Parquet file per input flush, with a row group per
+    """Issue 12: ingest writes one groups file per input flush, with a group per
     (split, bucket): 64 buckets x 2 splits x 30 inputs give 30 files, not ~3,800."""
-    import pyarrow.parquet as pq
-
     from rasterfast.pipeline.ingest import IngestSpec, bucket_pieces, ingest_source
+    from rasterfast.pipeline.shuffle import group_count
     from rasterfast.readers import find_sources
 
     sources = find_sources(kaggle_simplified(data_dir, 30)[:-1])
@@ -569,14 +568,41 @@ def test_shuffle_area_files_grow_with_inputs_not_buckets(tmp_path, data_dir):
                       val_fraction=0.3, bucket_bits=6, words=None, recognized_only=False,
                       on_error="raise")
     results = [ingest_source(s, i, spec) for i, s in enumerate(sources)]
-    files = sorted((tmp_path / "_shuffle").glob("*.parquet"))
+    files = sorted((tmp_path / "_shuffle").glob("*.groups"))
     assert len(files) == len(sources) == 30
     index = bucket_pieces(tmp_path / "_shuffle", results)
     assert len({b for (_, b) in index}) == 64 and {s for (s, _) in index} == {"train", "val"}
-    groups = sum(pq.ParquetFile(f).num_row_groups for f in files)
+    groups = sum(group_count(f) for f in files)
     assert groups == sum(len(gs) for gs in index.values()) > 30 * 10
     assert sum(r.parsed for r in results) == sum(
         rows for r in results for _, gs in r.pieces for _, _, rows in gs)
+
+
+def test_groups_file_round_trip_and_a_broken_index(tmp_path):
+    """A groups file gives back each table by its index, any order and columns, and a
+    truncated or overwritten index is a clear error, not wrong rows."""
+    import pyarrow as pa
+
+    from rasterfast.pipeline.shuffle import group_count, read_groups, write_groups_atomic
+
+    tables = [pa.table({"a": pa.array(range(i * 10, i * 10 + n), pa.int64()),
+                        "b": pa.array([[j] * (j % 3) for j in range(n)], pa.list_(pa.int16()))})
+              for i, n in enumerate([5, 1, 300, 7])]
+    path = tmp_path / "x.groups"
+    write_groups_atomic(tables, path)
+    assert group_count(path) == 4
+    got = read_groups([(path, 2), (path, 0), (path, 3)])
+    assert got.equals(pa.concat_tables([tables[2], tables[0], tables[3]]))
+    assert read_groups([(path, 1)], columns=["a"]).column("a").to_pylist() == [10]
+    assert read_groups([]) is None
+    with pytest.raises(ValueError, match="no group 4"):
+        read_groups([(path, 4)])
+    data = path.read_bytes()
+    for broken in (data[:-3], data[:-16] + b"\xff" * 8 + data[-8:], data[:10]):
+        bad = tmp_path / "bad.groups"
+        bad.write_bytes(broken)
+        with pytest.raises(ValueError, match="groups file"):
+            read_groups([(bad, 0)])
 
 
 def test_shards_independent_of_buckets_and_task_size(tmp_path, data_dir, simplified_build):

@@ -4,8 +4,9 @@ Reads the file in blocks, drops what the build filters (``recognized_only``,
 words outside ``--words``), simplifies raw drawings when the recipe draws
 simplified geometry, gives every drawing its split (test for Kaggle test
 files, else val or train by a hash of its key_id) and its bucket (a range of
-the order hash), and every ``flush_rows`` drawings writes one Parquet file with
-one row group per (split, bucket), recorded in :attr:`IngestResult.pieces`.
+the order hash), and every ``flush_rows`` drawings writes one groups file (see
+:mod:`.shuffle`) with one group per (split, bucket), recorded in
+:attr:`IngestResult.pieces`.
 The file's counts go to ``_shuffle/_ingest/``; a re-run skips a file whose
 counts are there.
 """
@@ -87,7 +88,7 @@ class IngestResult:
 
 def piece_path(store: Path, index: int, flush: int) -> Path:
     """The shuffle-area file of flush ``flush`` of input ``index``."""
-    return store / f"i{index:06d}-{flush:04d}.parquet"
+    return store / f"i{index:06d}-{flush:04d}.groups"
 
 
 def bucket_pieces(store, ingested) -> dict:
@@ -127,10 +128,13 @@ def ingest_source(src: Source, index: int, spec: IngestSpec) -> IngestResult:
         nonlocal pending, pending_keys, n_pending, flushes
         batch = StrokeBatch.concat(pending) if len(pending) > 1 else pending[0]
         keys = np.concatenate(pending_keys)
+        pending.clear()     # each copy below frees the one before: the peak is two copies
+        pending_keys.clear()
         order = np.argsort(keys, kind="stable")
         batch, keys = batch.take(order), keys[order]
         table = batch_to_table(batch, order=order_hash(batch.key_id, spec.seed),
                                input=np.full(len(batch), index, np.int32))
+        del batch
         values, starts, counts = np.unique(keys, return_index=True, return_counts=True)
         tables, groups = [], []
         for key, start, n in zip(values.tolist(), starts.tolist(), counts.tolist(),

@@ -662,8 +662,9 @@ def _claim_store(store: Path, spec: IngestSpec, names: list[str]) -> None:
     # "layout" versions the shuffle area: an unfinished build of another layout is refused
     # (2: one file per input flush, a row group per split and bucket; 3: the same files,
     # but shards are ranges of each split's order, not cut per bucket: the shards that an
-    # unfinished layout-2 build wrote are not this plan's)
-    config = {"layout": 3, "spec": {k: (list(v) if isinstance(v, tuple) else v)
+    # unfinished layout-2 build wrote are not this plan's; 4: groups files, a complete
+    # Parquet file per split and bucket, instead of row groups of one Parquet file)
+    config = {"layout": 4, "spec": {k: (list(v) if isinstance(v, tuple) else v)
                                     for k, v in spec.__dict__.items() if k != "store"},
               "inputs": names}
     path = store / "_config.json"
