@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -111,6 +112,33 @@ def synth_raw(work: Path, n: int) -> Path:
     return folder
 
 
+def machine_cpu() -> dict:
+    """Core-seconds the whole machine has spent so far (/proc/stat): busy (user, nice,
+    system, irq, softirq, steal), idle and iowait. Empty where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:9]]
+    except OSError:
+        return {}
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return {"busy": (user + nice + system + irq + softirq + steal) / hz, "idle": idle / hz,
+            "iowait": iowait / hz}
+
+
+def disk_write_rate(work: Path, size: int = 4 << 30) -> float:
+    """MB/s of ``dd`` writing ``size`` bytes of zeros with fdatasync into ``work``."""
+    target = work / "_dd_test"
+    try:
+        proc = subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1M",
+                               f"count={size >> 20}", "conv=fdatasync"],
+                              capture_output=True, text=True, check=True)
+    finally:
+        target.unlink(missing_ok=True)
+    seconds = float(re.search(r"([0-9.]+) s,", proc.stderr).group(1))
+    return size / seconds / 1e6
+
+
 def run_build(folder: Path, out: Path, workers: int, size: int = 64, recipe: str = "gray",
               scheduler: str = "auto") -> dict:
     """`rasterfast build` in a fresh process: seconds, drawings, the driver's peak RSS, and
@@ -131,11 +159,14 @@ if __name__ == "__main__":
 """
     script = out.parent / "_bench_build_run.py"
     script.write_text(code)
+    before = machine_cpu()
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    after = machine_cpu()
     if proc.returncode:
         raise RuntimeError(proc.stderr)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["machine"] = {k: after[k] - before[k] for k in before}
     result["cpu"] = result["timing"]["cpu_s"]
     result["workers"] = workers
     # 1 worker runs on threads in the driver: its peak is the driver's
@@ -223,6 +254,31 @@ def main(argv=None) -> int:
                  f"**{(r1['drawings'] / r1['cpu']) / (nb / cb):.1f}x** its drawings per "
                  f"CPU-second.\n")
     ratio += f"\n2 workers vs 1, wall-clock speed-up: {'; '.join(speedups)}.\n"
+    pairs = [(f"{args.n:,}", r1, r2)] + ([(f"{args.big * args.n:,}", rb1, rb2)] if big else [])
+    if r1.get("machine"):
+        cores = os.cpu_count() or 1
+        dd = disk_write_rate(work)
+        ratio += (
+            "\nWhat bounds the speed-up, from the whole machine's CPU counters (/proc/stat, "
+            "core-seconds during each build, every process and the kernel's writeback "
+            f"included): the 2-worker build cannot take less than its busy core-s / {cores} "
+            f"cores, so 1 worker's wall / that is the most it can gain. Disk in the same "
+            f"run: `dd` of 4 GiB with fdatasync {dd:,.0f} MB/s; the render stage wrote "
+            "(images) at the rate shown.\n\n"
+            "| drawings | workers | wall s | machine busy core-s | idle core-s | iowait "
+            "core-s | render stage writes MB/s | speed-up | most possible |\n"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+        for label, a, b in pairs:
+            for w, r in ((1, a), (2, b)):
+                m = r["machine"]
+                render = r["timing"]["stages_s"].get("render", 0.0)
+                images = r["drawings"] * 64 * 64
+                cap = a["seconds"] / (b["machine"]["busy"] / cores)
+                ratio += (f"| {label} | {w} | {r['seconds']:.1f} | {m['busy']:.1f} | "
+                          f"{m['idle']:.1f} | {m['iowait']:.1f} | "
+                          f"{images / render / 1e6 if render else 0:,.0f} | "
+                          + (f"{a['seconds'] / b['seconds']:.2f}x | {cap:.2f}x |" if w == 2
+                             else "1.00x | |") + "\n")
     per_core = r1["drawings"] / r1["cpu"]
     bytes_per = (r1["bytes"] / r1["drawings"])
     est_cpu = 50e6 / (per_core * 16)
