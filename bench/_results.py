@@ -31,7 +31,8 @@ def machine() -> str:
 #: Section headings; a section ``name`` comes from ``bench/bench_<name>.py``.
 TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterising",
           "time3": "Time channels (time3)", "entropy": "Sketch entropy", "synth": "Synthesis",
-          "build": "Build, end to end", "loader": "Loading (ShardDataset)",
+          "build": "Build, end to end", "raw_build": "Raw build, issue 12 code against its start",
+          "loader": "Loading (ShardDataset)",
           "stroke": "On-the-fly rendering (StrokeDataset)",
           "sequence": "Sequences (StrokeDataset stroke-3/stroke-5)",
           "balance": "Prediction balancing", "train": "Training throughput",

@@ -17,7 +17,9 @@ synthetic drawings (``rasterfast synth --raw``, per-word Kaggle CSVs, cached und
 ``--work``, made by this tree). Runs are interleaved (old, new, old, new, ...) so that
 load from other processes falls on both alike; each side's best of ``--repeats`` is
 reported (the best wall and the best CPU seconds, each over the repeats). Prints a
-Markdown table; writes nothing else.
+Markdown table, with what 3x would leave per 100k drawings next to what hashing the images
+(the manifest's sha256, measured in the same run) costs alone, and writes it to
+bench/RESULTS.md (``--no-write``: print only).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._results import write_section  # noqa: E402
 
 # Only options both versions' build() take: the older one had no scheduler "local"
 # and no timing in the manifest, so wall and CPU are measured here, around the call.
@@ -91,6 +95,10 @@ def main(argv=None) -> int:
     parser.add_argument("--recipe", default="time3")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--work", default="/tmp/rasterfast-bench-build")
+    parser.add_argument("--old-name", default="5d5c99e",
+                        help="what --old is, for the table (default: the commit issue 12 "
+                             "was filed against)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -107,16 +115,44 @@ def main(argv=None) -> int:
             for name, rs in runs.items()}
     if best["old"][2] != best["new"][2]:
         raise RuntimeError(f"drawings differ: {best}")
-    print(f"raw -> {args.recipe} {args.size} px, {best['new'][2]:,} drawings, 1 worker "
-          f"(threads), best of {args.repeats} interleaved\n")
-    print("| code | wall s | CPU s | drawings/s (wall) | drawings per CPU-s |")
-    print("|---|---:|---:|---:|---:|")
-    for name, tree in trees.items():
-        wall, cpu, n = best[name]
-        print(f"| {name} ({tree}) | {wall:.1f} | {cpu:.1f} | {n / wall:,.0f} | {n / cpu:,.0f} |")
-    print(f"\nnew / old: wall **{best['old'][0] / best['new'][0]:.2f}x**, per CPU-s "
-          f"**{best['old'][1] / best['new'][1]:.2f}x**")
+    n = best["new"][2]
+    lines = [f"raw -> {args.recipe} {args.size} px, {n:,} drawings, 1 worker (threads), "
+             f"best of {args.repeats} interleaved, old = {args.old_name}\n",
+             "| code | wall s | CPU s | drawings/s (wall) | drawings per CPU-s |",
+             "|---|---:|---:|---:|---:|"]
+    for name in trees:
+        wall, cpu, _ = best[name]
+        lines.append(f"| {name} | {wall:.1f} | {cpu:.1f} | {n / wall:,.0f} | {n / cpu:,.0f} |")
+    lines.append(f"\nnew / old: wall **{best['old'][0] / best['new'][0]:.2f}x**, per CPU-s "
+                 f"**{best['old'][1] / best['new'][1]:.2f}x**")
+    channels = {"time3": 3, "gray": 1}.get(args.recipe, 3)
+    image_bytes = n * channels * args.size * args.size
+    rate = _sha256_rate()
+    lines.append(f"\n3x the old rate per CPU-s leaves {best['old'][1] / 3 * 1e5 / n:.1f} CPU-s per "
+                 f"100k drawings for everything. Hashing the images alone (sha256, which the "
+                 f"manifest records for every file; {rate / 1e9:.2f} GB/s here, in the same run) "
+                 f"takes {image_bytes / rate * 1e5 / n:.1f} CPU-s per 100k "
+                 f"({image_bytes / n / 1e3:.0f} KB of images a drawing).")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        write_section("raw_build", text)
     return 0
+
+
+def _sha256_rate(size: int = 256 << 20) -> float:
+    """Bytes per CPU-second of hashlib's sha256 on this machine, in 1 MiB updates."""
+    import hashlib
+    import time
+
+    import numpy as np
+
+    data = np.random.default_rng(0).integers(0, 256, size, np.uint8)
+    h = hashlib.sha256()
+    t0 = time.process_time()
+    for i in range(0, size, 1 << 20):
+        h.update(data[i:i + (1 << 20)])
+    return size / (time.process_time() - t0)
 
 
 if __name__ == "__main__":
