@@ -55,3 +55,29 @@ def test_damage_is_a_shard_format_error(tmp_path, damage):
         path.unlink()
     with pytest.raises(ShardFormatError, match="labels.npy"):
         load_npy(path, dtype, shape)
+
+
+@pytest.mark.parametrize("edit, reason", [
+    # numpy's read_array_header_1_0 takes 6.8 s over this one (its Python 2 filter runs
+    # tokenize over a string never closed); here it is refused as it is read
+    (lambda h: h[:-1] + b"'", "SyntaxError"),
+    # what numpy reads with a warning (Python 2's long ints), never written by Python 3
+    (lambda h: h.replace(b"(10,), }", b"(10L,),}"), "SyntaxError"),
+    (lambda h: h.replace(b"(10,), }", b"(-10,),}"), "non-negative"),
+    (lambda h: h.replace(b"False", b"0    "), "fortran_order"),
+    (lambda h: h.replace(b"'shape'", b"'shap' "), "descr, fortran_order and shape"),
+    (lambda h: h[:8] + b"\xff\xff" + h[10:], "more than 10000"),
+])
+def test_a_damaged_header_is_refused_as_read(tmp_path, edit, reason):
+    """Found by bench/fuzz shards-tamper (issue 16): a header that is not a Python literal
+    went through numpy's Python 2 filter, seconds per file under the header lock."""
+    path = tmp_path / "labels.npy"
+    np.save(path, np.arange(10, dtype=np.int16))
+    raw = path.read_bytes()
+    head = raw[:raw.index(b"\n") + 1]
+    damaged = edit(head)
+    assert damaged != head and len(damaged) == len(head)
+    path.write_bytes(damaged + raw[len(head):])
+    with pytest.raises(ShardFormatError, match=reason) as info:
+        load_npy(path)
+    assert info.value.path == str(path)
