@@ -39,10 +39,13 @@ TITLES = {"parse": "Parsing", "simplify": "Simplification", "raster": "Rasterisi
           "augment": "Stroke augmentation (StrokeDataset augment=)"}
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) section ``name`` of RESULTS.md with ``body`` plus machine and date."""
+def write_section(name: str, body: str, title: str | None = None,
+                  script: str | None = None) -> None:
+    """Replace (or append) section ``name`` of RESULTS.md with ``body`` plus machine and date
+    (heading: ``title`` or ``TITLES[name]``, naming ``script`` or ``bench_<name>.py``)."""
     stamp = f"_{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}_\n\n"
-    title = f"## {TITLES.get(name, name)} (`bench/bench_{name}.py`)\n\n"
+    title = (f"## {title or TITLES.get(name, name)} "
+             f"(`bench/{script or f'bench_{name}.py'}`)\n\n")
     block = f"<!-- {name}:start -->\n{title}{stamp}{body.rstrip()}\n<!-- {name}:end -->"
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)

@@ -10,7 +10,8 @@ Contenders, one core each, same input, same run:
   per-word CSV and deals its rows at random into 100 files; each file is read back,
   shuffled, and every row is drawn the Beluga way (json.loads, cv2.line per segment at
   256 px, cv2.resize to 64) into one uint8 array saved with np.save;
-- rasterfast: `rasterfast build --recipe gray --size 64 --workers 1`, then with 2 workers.
+- rasterfast: `rasterfast build --recipe gray --size 64 --workers 1`, then with 2 workers
+  (``--workers W``: W; bench/device_build.sh runs 16 on a lent 16-core machine).
 
 and 1 vs 2 workers at ``--n`` and ``--big`` times as many (default 4M), in the same run;
 with ``--raw N``, raw drawings to time3 128 px and to gray 64 px (simplified at ingest).
@@ -198,27 +199,34 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--big", type=int, default=4, metavar="K",
-                        help="also build K times the input with 1 and 2 workers (memory "
+                        help="also build K times the input with 1 and W workers (memory "
                         "plateau, speed-up at scale; default 4: 4M drawings; 0 skips it)")
     parser.add_argument("--raw", type=int, default=100_000, metavar="N",
                         help="raw drawings for the raw -> time3 128 px and raw -> gray 64 px "
-                        "builds, 1 and 2 workers (default 100,000; 0 skips them)")
+                        "builds, 1 and W workers (default 100,000; 0 skips them)")
+    parser.add_argument("--workers", type=int, default=2, metavar="W",
+                        help="compare 1 worker with W (default 2, this project's 2-core "
+                        "machine); W other than 2 writes the section build_<W>workers, so "
+                        "the 2-core figures stay (bench/device_build.sh runs W=16)")
     args = parser.parse_args(argv)
+    if args.workers < 2:
+        parser.error("--workers must be 2 or more (1 worker is always run)")
+    W = args.workers
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     folder = synth_input(work, args.n)
     small = synth_input(work, max(1000, args.n // 10))
     big = synth_input(work, args.big * args.n) if args.big else None
     r1 = run_build(folder, work / "out1", 1)
-    r2 = run_build(folder, work / "out2", 2)
+    r2 = run_build(folder, work / "out2", W)
     rs = run_build(small, work / "outs", 1)
-    runs = [("rasterfast build, 1 worker", r1), ("rasterfast build, 2 workers", r2),
+    runs = [("rasterfast build, 1 worker", r1), (f"rasterfast build, {W} workers", r2),
             ("rasterfast build, 1 worker, 10% input", rs)]
     if big is not None:
         rb1 = run_build(big, work / "outb1", 1)
-        rb2 = run_build(big, work / "outb2", 2)
+        rb2 = run_build(big, work / "outb2", W)
         runs += [(f"rasterfast build, 1 worker, {args.big}x input", rb1),
-                 (f"rasterfast build, 2 workers, {args.big}x input", rb2)]
+                 (f"rasterfast build, {W} workers, {args.big}x input", rb2)]
     rows = [f"| {name} | {r['drawings']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
             f"{r['drawings'] / r['seconds']:,.0f} | {r['drawings'] / r['cpu']:,.0f} | "
             f"{r['peak_rss_mb']:,.0f} |" for name, r in runs]
@@ -231,7 +239,7 @@ def main(argv=None) -> int:
     if args.raw:
         raw = synth_raw(work, args.raw)
         for recipe, size in (("time3", 128), ("gray", 64)):
-            for w in (1, 2):
+            for w in (1, W):
                 r = run_build(raw, work / f"outraw_{recipe}{w}", w, size=size, recipe=recipe)
                 raw_rows.append(f"| raw -> {recipe} {size} px, {w} worker(s) | "
                                 f"{r['drawings']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
@@ -253,7 +261,7 @@ def main(argv=None) -> int:
                  f" the baseline's drawings/s (wall) and "
                  f"**{(r1['drawings'] / r1['cpu']) / (nb / cb):.1f}x** its drawings per "
                  f"CPU-second.\n")
-    ratio += f"\n2 workers vs 1, wall-clock speed-up: {'; '.join(speedups)}.\n"
+    ratio += f"\n{W} workers vs 1, wall-clock speed-up: {'; '.join(speedups)}.\n"
     pairs = [(f"{args.n:,}", r1, r2)] + ([(f"{args.big * args.n:,}", rb1, rb2)] if big else [])
     if r1.get("machine"):
         cores = os.cpu_count() or 1
@@ -261,23 +269,24 @@ def main(argv=None) -> int:
         ratio += (
             "\nWhat bounds the speed-up, from the whole machine's CPU counters (/proc/stat, "
             "core-seconds during each build, every process and the kernel's writeback "
-            f"included): the 2-worker build cannot take less than its busy core-s / {cores} "
-            f"cores, so 1 worker's wall / that is the most it can gain. Disk in the same "
+            f"included): the {W}-worker build cannot take less than its busy core-s / "
+            f"{min(W, cores)} cores, so 1 worker's wall / that is the most it can gain. Disk in the same "
             f"run: `dd` of 4 GiB with fdatasync {dd:,.0f} MB/s; the render stage wrote "
             "(images) at the rate shown.\n\n"
             "| drawings | workers | wall s | machine busy core-s | idle core-s | iowait "
-            "core-s | render stage writes MB/s | speed-up | most possible |\n"
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            "core-s | render stage writes MB/s | of dd's rate | speed-up | most possible |\n"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for label, a, b in pairs:
-            for w, r in ((1, a), (2, b)):
+            for w, r in ((1, a), (W, b)):
                 m = r["machine"]
                 render = r["timing"]["stages_s"].get("render", 0.0)
                 images = r["drawings"] * 64 * 64
-                cap = a["seconds"] / (b["machine"]["busy"] / cores)
+                cap = a["seconds"] / (b["machine"]["busy"] / min(W, cores))
                 ratio += (f"| {label} | {w} | {r['seconds']:.1f} | {m['busy']:.1f} | "
                           f"{m['idle']:.1f} | {m['iowait']:.1f} | "
                           f"{images / render / 1e6 if render else 0:,.0f} | "
-                          + (f"{a['seconds'] / b['seconds']:.2f}x | {cap:.2f}x |" if w == 2
+                          f"{images / render / 1e6 / dd if render else 0:.0%} | "
+                          + (f"{a['seconds'] / b['seconds']:.2f}x | {cap:.2f}x |" if w == W
                              else "1.00x | |") + "\n")
     per_core = r1["drawings"] / r1["cpu"]
     bytes_per = (r1["bytes"] / r1["drawings"])
@@ -286,7 +295,7 @@ def main(argv=None) -> int:
     text = (
         f"{args.n:,} synthetic simplified drawings (`rasterfast synth`, per-word Kaggle CSVs) to "
         "64 px `gray` shards, end to end including the writes. 1 worker runs on threads in "
-        "the build's process; 2 workers are a LocalCluster of 2 processes (the default). CPU "
+        f"the build's process; {W} workers are a LocalCluster of {W} processes (the default). CPU "
         "s: the build process's, plus its tasks' in worker processes; peak RSS: the largest "
         "of the processes that ran tasks.\n\n"
         "| pipeline | drawings | wall s | CPU s | drawings/s (wall) | drawings per CPU-s | "
@@ -299,14 +308,18 @@ def main(argv=None) -> int:
         "task CPU-s | busy |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
         + "\n".join(stages) + "\n" +
         f"\nExtrapolation to Kaggle's 50M drawings on 16 cores, assuming the 1-worker drawings "
-        f"per CPU-second hold on every core (the stages share nothing but files; 2 workers "
-        f"on this 2-core machine, shared with the OS, do not show it): {est_cpu / 60:,.1f} min with "
+        f"per CPU-second hold on every core (the stages share nothing but files; {W} workers "
+        f"on this {os.cpu_count()}-core machine, shared with the OS, do not show it): {est_cpu / 60:,.1f} min with "
         f"all 16 cores busy; the output is {est_disk:,.0f} GB ({bytes_per:,.0f} bytes per drawing incl. "
         f"the stroke store), so at 1 GB/s of disk writes the disk alone needs "
         f"{est_disk / 60:,.1f} min: the larger of the two bounds the build.\n")
     print(text)
     if not args.no_write:
-        write_section("build", text)
+        if W == 2:
+            write_section("build", text)
+        else:
+            write_section(f"build_{W}workers", text, title=f"Build, 1 vs {W} workers",
+                          script="bench_build.py")
     return 0
 
 
