@@ -48,6 +48,7 @@ import math
 import os
 import pkgutil
 import random
+import resource
 import re
 import struct
 import sys
@@ -266,6 +267,7 @@ class FuzzRun:
     unique: dict = field(default_factory=dict)    # signature -> count
     cpu_seconds: float = 0.0                      # CPU time of the process (not paused time)
     corpus: int = 0                               # inputs kept as material at the end
+    peak_rss_mb: float = 0.0                      # the process's peak so far: a leak shows
 
     @property
     def rate(self) -> float:
@@ -479,6 +481,7 @@ def fuzz(target: Target, *, seconds: float | None = None, inputs: int | None = N
         result.seconds = time.perf_counter() - t0
         result.cpu_seconds = time.process_time() - c0
         result.corpus = len(corpus)
+        result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         watchdog.stopped.set()
         backstop.close()
         last_input.close(keep=not ended)

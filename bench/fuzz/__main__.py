@@ -53,6 +53,7 @@ def _record(ledger: dict, r, seed: int, args) -> None:
         "inputs": r.inputs, "cpu_seconds": round(r.cpu_seconds, 2),
         "wall_seconds": round(r.seconds, 2), "findings": r.findings,
         "distinct": sorted(r.unique), "corpus": r.corpus, "max_len": args.max_len,
+        "peak_rss_mb": round(r.peak_rss_mb),
         "host": platform.node(), "python": platform.python_version(),
         "ended": time.strftime("%Y-%m-%d %H:%M:%S")}
 
@@ -66,18 +67,22 @@ def totals(ledger: dict) -> dict:
             "cpu_seconds": sum(e["cpu_seconds"] for e in runs.values()),
             "findings": sum(e["findings"] for e in runs.values()),
             "distinct": len({d for e in runs.values() for d in e["distinct"]}),
-            "seeds": sorted(runs, key=int), "corpus": max(e["corpus"] for e in runs.values())}
+            "seeds": sorted(runs, key=int), "corpus": max(e["corpus"] for e in runs.values()),
+            # recorded since 2026-12-05 (a leak under gzip grew a process to 11 GB)
+            "peak_rss_mb": max((e["peak_rss_mb"] for e in runs.values() if "peak_rss_mb" in e),
+                               default=None)}
     return out
 
 
 def table(ledger: dict) -> str:
     """The ledger's totals as a Markdown table."""
-    rows = ["| target | inputs | CPU s | inputs/CPU s | corpus | findings (distinct) | seeds |",
-            "|---|---:|---:|---:|---:|---:|---|"]
+    rows = ["| target | inputs | CPU s | inputs/CPU s | corpus | findings (distinct) | "
+            "peak RSS MB | seeds |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for target, t in sorted(totals(ledger).items()):
         rate = t["inputs"] / t["cpu_seconds"] if t["cpu_seconds"] else 0.0
         rows.append(f"| {target} | {t['inputs']:,} | {t['cpu_seconds']:,.0f} | {rate:,.0f} | "
                     f"{t['corpus']} | {t['findings']} ({t['distinct']}) | "
+                    f"{'' if t['peak_rss_mb'] is None else format(t['peak_rss_mb'], ',')} | "
                     f"{','.join(t['seeds'])} |")
     return "\n".join(rows)
 
@@ -168,7 +173,8 @@ def main(argv=None) -> int:
             sys.stderr.write("\r" + " " * 78 + "\r")
         print(f"{r.target:24s} {r.inputs:>10,} inputs {r.cpu_seconds:8.1f} CPU s "
               f"{r.rate:>9,.0f}/CPU s {r.seconds:8.1f} s wall  corpus {r.corpus:5d} "
-              f"{r.findings:>6} findings ({len(r.unique)} distinct)", flush=True)
+              f"{r.findings:>6} findings ({len(r.unique)} distinct)  peak RSS "
+              f"{r.peak_rss_mb:,.0f} MB", flush=True)
         if ledger_path:
             _record(ledger, r, args.seed, args)
             _store(ledger_path, ledger)
