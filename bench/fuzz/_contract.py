@@ -88,7 +88,9 @@ def cached_reference(fn):
         try:
             return fn(*args), None
         except ValueError as err:
-            return None, err
+            # without its traceback, whose frames hold the checker's batches: 16k cached
+            # errors would keep them all
+            return None, err.with_traceback(None)
 
     def call(*args):
         value, err = outcome(*args)
