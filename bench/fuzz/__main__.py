@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -162,6 +163,7 @@ def main(argv=None) -> int:
                                  f"{r.findings} findings   ")
             if ledger_path and time.monotonic() - last_save[0] > CHECKPOINT_S:
                 r.cpu_seconds = cpu     # so far (the wall time and corpus at the end)
+                r.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 _record(ledger, r, args.seed, args)
                 _store(ledger_path, ledger)
                 last_save[0] = time.monotonic()
