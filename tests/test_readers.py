@@ -336,7 +336,7 @@ def _reader_leftovers() -> int:
     objects."""
     gc.collect()
     return sum(1 for o in gc.get_objects()
-               if (isinstance(o, types.FrameType) and o.f_code.co_name == "read_csv")
+               if (type(o) is types.FrameType and o.f_code.co_name == "read_csv")
                or str(type(o).__dict__.get("__module__", "")).startswith("rasterfast.readers"))
 
 
