@@ -9,6 +9,7 @@ random bytes); ``python -m bench.fuzz`` runs the same targets for millions.
 """
 
 import gzip
+import json
 import io
 import struct
 import sys
@@ -166,7 +167,6 @@ def test_fuzzer_hang_or_crash_leaves_its_input(tmp_path, which, status):
 
 def test_fuzz_campaign_ledger(tmp_path):
     # chunks of a campaign: other seeds, counts added up in the ledger; --until tops up
-    import json
     import subprocess
 
     ledger = tmp_path / "campaign.json"
@@ -487,9 +487,31 @@ def test_csv_quote_opened_after_a_value_rejects_its_line_only(tmp_path):
     assert n == 2 and not rejects and batches[0].word[0] == 'a "cat"'
 
 
+def _store_often(ledger_path, seed, times):
+    from bench.fuzz.__main__ import _store
+    for i in range(times):
+        _store(ledger_path, {"runs": {"bin": {str(seed): {"inputs": i + 1}}}})
+
+
+def test_fuzz_ledger_writes_at_once_lose_nothing(tmp_path):
+    # many chunks checkpointing the same ledger at the same instants: each one's last
+    # entry survives (a read-merge-replace without a lock lost entries when two overlapped)
+    import multiprocessing
+
+    ledger = tmp_path / "campaign.json"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_store_often, args=(ledger, seed, 40)) for seed in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    runs = json.loads(ledger.read_text())["runs"]["bin"]
+    assert runs == {str(seed): {"inputs": 40} for seed in range(6)}
+
+
 def test_fuzz_campaign_chunks_at_once_keep_each_others_counts(tmp_path):
     # two chunks (one per core, other seeds) write the same ledger while both run
-    import json
     import subprocess
 
     ledger = tmp_path / "campaign.json"

@@ -13,6 +13,7 @@ budgets, rates and the hang watchdog count CPU time, not wall time.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -35,16 +36,19 @@ def _load(path: Path) -> dict:
 def _store(path: Path, ledger: dict) -> None:
     """Write this process's entries of ``ledger`` into the ledger file as it is now.
 
-    The file is read again first, so that chunks running at the same time (one per core,
-    other seeds) keep each other's entries; two writes at the same instant can still
-    lose one checkpoint, which the next one (30 s later, or the target's end) restores.
+    Chunks running at the same time (one per core, other seeds) share the file: the read,
+    merge and replace happen under an exclusive ``flock`` of ``LEDGER.lock``, so that each
+    keeps the others' entries (without it two chunks ending together lost one's counts:
+    a CI failure).
     """
-    fresh = _load(path)
-    for target, runs in ledger["runs"].items():
-        fresh["runs"].setdefault(target, {}).update(runs)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(fresh, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with open(path.with_name(f"{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = _load(path)
+        for target, runs in ledger["runs"].items():
+            fresh["runs"].setdefault(target, {}).update(runs)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(fresh, indent=1, sort_keys=True))
+        os.replace(tmp, path)     # readers without the lock see the old file or the new one
 
 
 def _record(ledger: dict, r, seed: int, args) -> None:
