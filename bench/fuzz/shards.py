@@ -276,12 +276,12 @@ def run_tamper(data: bytes) -> None:
     changed = {f for f in st[kind]["dirty"] if (d / f).read_bytes() != st[kind]["bytes"][f]}
     manifest_changed = "manifest.json" in changed and _manifest_content(d) != \
         _manifest_content(st[kind]["bytes"]["manifest.json"])
-    # a file the edited manifest no longer lists is never read: its edits do not count
-    data_changed = (changed - {"manifest.json"}) & _listed(d)
     try:    # the drawings of each file as the Reader will see them at open
         opened_counts = _file_counts((d / "manifest.json").read_bytes())
     except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
         opened_counts = {}
+    # a file the edited manifest no longer lists is never read: its edits do not count
+    data_changed = (changed - {"manifest.json"}) & set(opened_counts)
     stage = "open"
     try:
         reader = Reader(d, check=prog["level"])
@@ -335,7 +335,8 @@ def run_tamper(data: bytes) -> None:
 
 
 def _listed(d: Path) -> set:
-    """The files the manifest of ``d`` lists (empty when it cannot be parsed)."""
+    """The files the manifest of ``d`` lists (empty when it cannot be parsed, the same
+    exceptions as ``opened_counts`` in :func:`run_tamper`)."""
     try:
         return set(_file_counts((d / "manifest.json").read_bytes()))
     except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
