@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-HEADER = "# Benchmark results\n\nLatest figures of each benchmark in bench/; each section is rewritten by its script.\n"
+HEADER = ("# Benchmark results\n\nLatest figures of each benchmark in bench/; each section is "
+          "rewritten by its script.\n")
 
 
 def machine() -> str:
@@ -48,7 +49,8 @@ def write_section(name: str, body: str, title: str | None = None,
              f"(`bench/{script or f'bench_{name}.py'}`)\n\n")
     block = f"<!-- {name}:start -->\n{title}{stamp}{body.rstrip()}\n<!-- {name}:end -->"
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
+    mark = re.escape(name)
+    pattern = re.compile(rf"<!-- {mark}:start -->.*?<!-- {mark}:end -->", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)
     else:

@@ -257,7 +257,8 @@ def main(argv=None) -> int:
         rows.insert(0, f"| baseline: pandas shuffle to 100 CSVs + Beluga cv2 draw, 1 core | "
                        f"{nb:,} | {tb:.1f} | {cb:.1f} | {nb / tb:,.0f} | {nb / cb:,.0f} | "
                        f"{peak:,.0f} |")
-        ratio = (f"\nrasterfast (1 worker) is **{(r1['drawings'] / r1['seconds']) / (nb / tb):.1f}x**"
+        ratio = (f"\nrasterfast (1 worker) is "
+                 f"**{(r1['drawings'] / r1['seconds']) / (nb / tb):.1f}x**"
                  f" the baseline's drawings/s (wall) and "
                  f"**{(r1['drawings'] / r1['cpu']) / (nb / cb):.1f}x** its drawings per "
                  f"CPU-second.\n")
@@ -270,7 +271,8 @@ def main(argv=None) -> int:
             "\nWhat bounds the speed-up, from the whole machine's CPU counters (/proc/stat, "
             "core-seconds during each build, every process and the kernel's writeback "
             f"included): the {W}-worker build cannot take less than its busy core-s / "
-            f"{min(W, cores)} cores, so 1 worker's wall / that is the most it can gain. Disk in the same "
+            f"{min(W, cores)} cores, so 1 worker's wall / that is the most it can gain. "
+            "Disk in the same "
             f"run: `dd` of 4 GiB with fdatasync {dd:,.0f} MB/s; the render stage wrote "
             "(images) at the rate shown.\n\n"
             "| drawings | workers | wall s | machine busy core-s | idle core-s | iowait "
@@ -309,8 +311,9 @@ def main(argv=None) -> int:
         + "\n".join(stages) + "\n" +
         f"\nExtrapolation to Kaggle's 50M drawings on 16 cores, assuming the 1-worker drawings "
         f"per CPU-second hold on every core (the stages share nothing but files; {W} workers "
-        f"on this {os.cpu_count()}-core machine, shared with the OS, do not show it): {est_cpu / 60:,.1f} min with "
-        f"all 16 cores busy; the output is {est_disk:,.0f} GB ({bytes_per:,.0f} bytes per drawing incl. "
+        f"on this {os.cpu_count()}-core machine, shared with the OS, do not show it): "
+        f"{est_cpu / 60:,.1f} min with all 16 cores busy; the output is {est_disk:,.0f} GB "
+        f"({bytes_per:,.0f} bytes per drawing incl. "
         f"the stroke store), so at 1 GB/s of disk writes the disk alone needs "
         f"{est_disk / 60:,.1f} min: the larger of the two bounds the build.\n")
     print(text)

@@ -37,7 +37,6 @@ from rasterfast.recipe import Recipe  # noqa: E402
 from rasterfast.render import render  # noqa: E402
 
 
-
 def best_of(fn, repeat):
     times, out = [], None
     for _ in range(repeat):

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -30,7 +31,8 @@ from bench._results import write_section  # noqa: E402
 from rasterfast import parse_drawings  # noqa: E402
 
 
-
+def orjson_all(texts):
+    return [orjson.loads(t) for t in texts]
 
 
 def json_numpy(texts, dtype):
@@ -43,11 +45,12 @@ def run(repeat: int) -> str:
         texts = kaggle_strings(kind)
         nbytes = sum(len(t) for t in texts)
         arrow = pa.array(texts, pa.string())
+        # partial binds this kind's texts now (a lambda would see the loop's last ones)
         contenders = {
-            "json.loads + np.array per stroke": lambda: json_numpy(texts, dtype),
-            "orjson.loads alone": lambda: [orjson.loads(t) for t in texts],
-            "rasterfast.parse_drawings (list of str)": lambda: parse_drawings(texts, kind),
-            "rasterfast.parse_drawings (pyarrow array)": lambda: parse_drawings(arrow, kind),
+            "json.loads + np.array per stroke": partial(json_numpy, texts, dtype),
+            "orjson.loads alone": partial(orjson_all, texts),
+            "rasterfast.parse_drawings (list of str)": partial(parse_drawings, texts, kind),
+            "rasterfast.parse_drawings (pyarrow array)": partial(parse_drawings, arrow, kind),
         }
         times = {name: best_of(fn, repeat) for name, fn in contenders.items()}
         base_json = times["json.loads + np.array per stroke"]

@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 from bench._common import DATA, best_of  # noqa: E402
 from bench._results import write_section  # noqa: E402
 
-
 #: (recipe preset, size, target speed-up of parse + render over the baseline, antialias)
 ROWS = [
     ("gray", 64, 50.0, None),

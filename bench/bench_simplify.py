@@ -32,7 +32,6 @@ from rasterfast import StrokeBatch, read_drawings  # noqa: E402
 from rasterfast.simplify import simplify  # noqa: E402
 
 
-
 def load_raw() -> StrokeBatch:
     """Every raw ndjson drawing of the sample (each file's cut last line skipped)."""
     files = sorted((DATA / "ndjson" / "raw").glob("*.ndjson.gz"))

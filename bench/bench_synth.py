@@ -37,7 +37,6 @@ from rasterfast.formatting import format_drawings, write_kaggle_csv  # noqa: E40
 from rasterfast.synth import synth  # noqa: E402
 
 
-
 def read_back(folder: Path, kind: str) -> StrokeBatch:
     from rasterfast import read_drawings
 

@@ -13,6 +13,7 @@ from rasterfast.data import ShardDataset, ShardLoader
 
 
 def main():
+    """Build, train one epoch, score and write the submission."""
     # (a function under the __main__ guard: big builds start worker processes, which
     # import this script again)
     ap = argparse.ArgumentParser()

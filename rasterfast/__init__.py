@@ -3,6 +3,7 @@
 from ._version import __version__
 from .augment import Augment, augment
 from .batch import StrokeBatch
+from .entropy import sketch_entropy
 from .errors import InputReadError, Reject, StrokeParseError
 from .format import Reader, ShardFormatError, Writer, verify
 from .formatting import format_drawings, write_kaggle_csv, write_ndjson
@@ -13,9 +14,7 @@ from .recipe import Recipe
 from .render import render
 from .sequence import from_stroke3, to_stroke3, to_stroke5
 from .simplify import simplify
-from .entropy import sketch_entropy
 from .synth import synth
-
 
 __all__ = [
     "StrokeBatch",
@@ -53,8 +52,8 @@ __all__ = [
     "__version__",
 ]
 
-# Names imported on first use: torch (ShardDataset, StrokeDataset, to_float) and dask (build) are heavy,
-# and `import rasterfast` should not pay for them.
+# Names imported on first use: torch (ShardDataset, StrokeDataset, to_float) and dask (build)
+# are heavy, and `import rasterfast` should not pay for them.
 _LAZY = {
     "ShardDataset": "rasterfast.data",
     "StrokeDataset": "rasterfast.data",

@@ -340,7 +340,8 @@ class StrokeBatch:
         """Check the invariants of the layout; raise ``ValueError`` naming the first broken one."""
         n, so, do = len(self), self.stroke_offsets, self.drawing_offsets
         if len(do) < 1 or do[0] != 0 or np.any(np.diff(do) < 0) or do[-1] != len(so) - 1:
-            raise ValueError("drawing_offsets must start at 0, not decrease, and end at num_strokes")
+            raise ValueError("drawing_offsets must start at 0, not decrease, and end at "
+                             "num_strokes")
         if len(so) < 1 or so[0] != 0 or np.any(np.diff(so) < 0) or so[-1] != len(self.x):
             raise ValueError("stroke_offsets must start at 0, not decrease, and end at num_points")
         if len(self.y) != len(self.x):
@@ -354,8 +355,9 @@ class StrokeBatch:
             raise ValueError("source_id out of range of sources")
 
     def __repr__(self) -> str:
-        return (f"StrokeBatch(kind={self.kind!r}, drawings={len(self)}, strokes={self.num_strokes}, "
-                f"points={self.num_points}, time={self.has_time}, rejects={len(self.rejects)})")
+        return (f"StrokeBatch(kind={self.kind!r}, drawings={len(self)}, "
+                f"strokes={self.num_strokes}, points={self.num_points}, time={self.has_time}, "
+                f"rejects={len(self.rejects)})")
 
     # -- reshaping ---------------------------------------------------------------------
     def take(self, indices) -> StrokeBatch:
@@ -464,7 +466,8 @@ class StrokeBatch:
             drawing_offsets=np.concatenate(do_parts),
             sources=tuple(sources) or ("<input>",),
             rejects=[r for b in all_batches for r in b.rejects],
-            source_id=np.concatenate([m[b.source_id] for m, b in zip(remaps, batches)]),
+            source_id=np.concatenate([m[b.source_id]
+                                       for m, b in zip(remaps, batches, strict=True)]),
             **{name: np.concatenate([getattr(b, name) for b in batches])
                for name in _PER_DRAWING if name != "source_id"},
         )

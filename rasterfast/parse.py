@@ -17,8 +17,7 @@ import numpy as np
 
 from ._ext import _parse as _kernel
 from .batch import KINDS, StrokeBatch
-from .errors import (Reject, Status, StrokeParseError, check_on_error, status_error,
-                     status_reason)
+from .errors import Reject, Status, StrokeParseError, check_on_error, status_error, status_reason
 
 __all__ = ["parse_drawings", "detect_kind", "limits", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_STROKES"]
 
@@ -152,8 +151,10 @@ def limits(max_points, max_strokes) -> tuple[int, int]:
 
 
 def _columns(result, kind, on_error, source, records, text_len):
-    """The kernel's result as ``(columns, kept, rejects)`` (see :func:`parse_buffer`);
-    ``text_len(i)`` is the byte length of text i."""
+    """The kernel's result as ``(columns, kept, rejects)`` (see :func:`parse_buffer`).
+
+    ``text_len(i)`` is the byte length of text i.
+    """
     x, y, t, so, do, kept, errors = result
     rejects = []
     for idx, off, code, d1, d2, d3 in errors.tolist():
@@ -169,9 +170,10 @@ def _columns(result, kind, on_error, source, records, text_len):
 
 
 def _parse_in_place(texts, kind, on_error, source, max_points, max_strokes):
-    """:func:`parse_buffer` of a list or tuple whose items are all ASCII str or bytes,
-    read by the kernel from each item's own memory (no joined copy); None when
-    ``texts`` is anything else, having checked or parsed nothing.
+    """:func:`parse_buffer` of a list or tuple of ASCII str or bytes, without a joined copy.
+
+    The kernel reads each item from its own memory. None when ``texts`` is anything
+    else (an item not ASCII, not str or bytes), having checked or parsed nothing.
 
     An argument error also gives None, so that the general path reports errors
     in its own order (a bad item before a bad ``kind``).
@@ -249,10 +251,10 @@ def parse_drawings(texts, kind: str = "simplified", on_error: str = "raise", *,
     >>> b.drawing(0)[0]
     array([[  0, 255],
            [ 10,  10]], dtype=int16)
-    >>> parse_drawings(["[[[0, 300], [1, 2]]]"])
+    >>> parse_drawings(["[[[0, 300], [1, 2]]]"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rasterfast.errors.StrokeParseError: <input>, record 0, byte 9: x coordinate outside 0-255 (simplified drawing)
+    rasterfast.errors.StrokeParseError: <input>, record 0, byte 6 of the drawing: x coor...
     """
     check_on_error(on_error)
     if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":

@@ -46,6 +46,12 @@ def _raise(status: int, pos: int, batch: StrokeBatch, max_len: int) -> None:
 
 
 def convert_batch(batch, width: int, max_len, on_long: str, dtype, out=None):
+    """``(rows, lengths, cut)``: ``batch`` as padded stroke-3 (``width`` 3) or stroke-5 rows.
+
+    The checked core of :func:`to_stroke3` and :func:`to_stroke5` (and of the sequence
+    datasets, which pass ``out`` to fill a buffer they own); ``cut`` marks the drawings
+    ``on_long="truncate"`` shortened. Arguments as for :func:`to_stroke3`.
+    """
     if not isinstance(batch, StrokeBatch):
         raise TypeError(f"batch must be a StrokeBatch, got {type(batch).__name__}")
     if on_long not in ON_LONG:

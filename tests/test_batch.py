@@ -61,7 +61,7 @@ def test_take_raw_with_times_repeats_negatives_and_empty_drawings():
     for k, i in enumerate(idx):
         got, want = t.drawing(k), b.drawing(int(i))
         assert len(got) == len(want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
     assert t.key_id.tolist() == (idx % 40).tolist()
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from rasterfast import Recipe, StrokeBatch, StrokeParseError, read_drawings, render
-from rasterfast.pipeline import build
-from rasterfast.pipeline import rerender
 from rasterfast.format import Reader, verify
+from rasterfast.pipeline import build, rerender
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 32
@@ -162,7 +161,7 @@ def test_stroke_store_holds_the_shards_drawings(simplified_build, data_dir):
             want = by_key[keys[i]]
             have = got.drawing(i)
             assert len(want) == len(have)
-            assert all(np.array_equal(a, b) for a, b in zip(want, have))
+            assert all(np.array_equal(a, b) for a, b in zip(want, have, strict=True))
         assert np.array_equal(render(got, recipe), reader.gather(split, np.arange(n)))
 
 

@@ -380,6 +380,7 @@ def test_golden_shards_v2():
         for i, (batch, images, words, key_ids) in enumerate(shards):
             assert np.array_equal(r.images(split, i), images)
             assert r.meta(split, i).column("key_id").to_pylist() == key_ids
+            assert r.labels(split, i).tolist() == [WORDS.index(w) if w else -1 for w in words]
             got = r.strokes(split).gather(np.arange(offset, offset + len(batch)))
             for name in ("x", "y", "stroke_offsets", "drawing_offsets"):
                 assert np.array_equal(getattr(got, name), getattr(batch, name)), name

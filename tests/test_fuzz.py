@@ -9,8 +9,8 @@ random bytes); ``python -m bench.fuzz`` runs the same targets for millions.
 """
 
 import gzip
-import json
 import io
+import json
 import struct
 import sys
 import warnings

@@ -264,7 +264,8 @@ def test_bad_arguments(shard_dir, kw, err, match):
 
 
 def test_dataset_type_is_checked():
-    with pytest.raises(TypeError, match="dataset must be a ShardDataset or StrokeDataset, got list"):
+    with pytest.raises(TypeError,
+                       match="dataset must be a ShardDataset or StrokeDataset, got list"):
         ShardLoader([1, 2, 3], device="cpu")
 
 

@@ -41,7 +41,7 @@ def assert_matches_json(batch, texts):
         ref = json.loads(text)
         got = batch.drawing(i)
         assert len(got) == len(ref), i
-        for stroke_ref, stroke in zip(ref, got):
+        for stroke_ref, stroke in zip(ref, got, strict=True):
             assert stroke.shape == (len(stroke_ref), len(stroke_ref[0])), i
             if batch.kind == "raw":
                 np.testing.assert_array_equal(stroke[:2].astype(np.float32),
@@ -88,7 +88,8 @@ def test_separators_whitespace_and_numbers():
     for i in range(4):
         assert b.to_lists(i) == [[[1, 2], [3, 4]]]
     raw = parse_drawings(["[[[414.48199462890625, -3.5e2, 1E-3, 0, -0.0], "
-                          "[1e10, 2.5, 7, 1.0e+2, 12345678901234567890], [0, 5, -20, 2147483647, -2147483648]]]"],
+                          "[1e10, 2.5, 7, 1.0e+2, 12345678901234567890], "
+                          "[0, 5, -20, 2147483647, -2147483648]]]"],
                          kind="raw")
     s = raw.drawing(0)[0]
     np.testing.assert_array_equal(
@@ -343,7 +344,7 @@ def test_roundtrip_raw(drawings, sep, style):
         texts.append("[" + sep[0].join(strokes) + "]")
     b = parse_drawings(texts, kind="raw")
     for i, d in enumerate(drawings):
-        for s, got in zip(d, b.drawing(i)):
+        for s, got in zip(d, b.drawing(i), strict=True):
             expect = np.float32([float(fmt(float(v))) for v in s[0]])
             np.testing.assert_array_equal(got[0].astype(np.float32), expect)
             np.testing.assert_array_equal(got[2], np.asarray(s[2], np.int64))
@@ -522,7 +523,7 @@ def test_kernel_outputs_own_their_memory(kind):
         results.append(_kernel._parse_items(tuple(texts), raw, 10**6, 65535, False))
         for result in results:
             lengths = [npts, npts, npts if raw else 0, nstrokes + 1, nkept + 1, nkept, nerr]
-            for arr, dtype, n in zip(result, dtypes, lengths):
+            for arr, dtype, n in zip(result, dtypes, lengths, strict=True):
                 assert arr.dtype == dtype and len(arr) == n
                 assert arr.base is None and arr.flags.owndata
                 assert arr.flags.writeable and arr.flags.c_contiguous

@@ -37,7 +37,7 @@ def check_drawings(batch, drawings):
     for i, ref in enumerate(drawings):
         got = batch.drawing(i)
         assert len(got) == len(ref)
-        for s_ref, s in zip(ref, got):
+        for s_ref, s in zip(ref, got, strict=True):
             if batch.kind == "raw":
                 np.testing.assert_array_equal(s[:2].astype(np.float32), np.float32(s_ref[:2]))
                 np.testing.assert_array_equal(s[2], s_ref[2])
@@ -97,7 +97,8 @@ def test_words_give_labels_and_reject_unknown(data_dir):
     files = sorted((data_dir / "kaggle" / "train_simplified").iterdir())[:3]
     words = [reference_csv(f)[0]["word"] for f in files]
     batch, _ = read_all(files, words=words[::-1])
-    assert set(zip(batch.word, batch.label)) == {(w, 2 - i) for i, w in enumerate(words)}
+    want = {(w, 2 - i) for i, w in enumerate(words)}
+    assert set(zip(batch.word, batch.label, strict=True)) == want
     with pytest.raises(StrokeParseError, match="word not in the word list"):
         read_all(files, words=words[:2])
     batch, batches = read_all(files, words=words[:2], on_error="skip")
@@ -307,7 +308,7 @@ def test_truncated_gzip_stream_ends_at_its_last_whole_line(tmp_path, n):
         path = tmp_path / "t.ndjson.gz"
         path.write_bytes(packed[:cut])
         stream = find_sources(path)[0].open(lines=True)
-        got = b"".join(iter(lambda: stream.read(n), b""))
+        got = b"".join(iter(lambda s=stream: s.read(n), b""))
         stream.close()
         if cut == len(packed):
             assert got == text and stream.error is None

@@ -48,8 +48,8 @@ import math
 import os
 import pkgutil
 import random
-import resource
 import re
+import resource
 import struct
 import sys
 import threading

@@ -1,4 +1,7 @@
-"""Private kernel: OpenCV-exact thick lines at 256 px and INTER_LINEAR resize (see ext/_rastercv.pyx)."""
+"""Private kernel: OpenCV-exact thick lines at 256 px and INTER_LINEAR resize.
+
+See ext/_rastercv.pyx.
+"""
 
 import numpy as np
 import numpy.typing as npt

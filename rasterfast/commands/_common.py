@@ -44,8 +44,11 @@ def counts_line(manifest) -> str:
 
 
 def rate_line(manifest) -> str | None:
-    """``"N drawings in W s: R drawings/s, M MB written (B MB/s), C CPU-us a drawing; stages
-    ..."`` from the manifest's ``extra["timing"]`` (None when the build did not record it)."""
+    """The build's speed line, from the manifest's ``extra["timing"]``.
+
+    ``"N drawings in W s: R drawings/s, M MB written (B MB/s), C CPU-us a drawing; stages
+    ..."``; None when the build did not record it.
+    """
     t = (manifest.extra or {}).get("timing")
     if not t or not t.get("wall_s"):
         return None

@@ -51,6 +51,7 @@ examples:
 
 
 def register(sub) -> None:
+    """Add the ``build`` subcommand to ``sub``."""
     p = sub.add_parser("build", help="inputs to memory-mapped image shards",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -101,6 +102,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """Run ``rasterfast build``: ingest, shuffle and render; return the exit status."""
     from ..errors import StrokeParseError
     from ..pipeline import build
     from ._common import print_summary, refuse_finished, warn_rejects

@@ -25,6 +25,7 @@ example:
 
 
 def register(sub) -> None:
+    """Add the ``demo`` subcommand to ``sub``."""
     p = sub.add_parser("demo", help="synthesize, build and load a dataset end to end",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", metavar="DIR", default="rasterfast-demo",
@@ -46,6 +47,7 @@ def _line(stage: str, n: int, seconds: float, what: str) -> None:
 
 
 def run(args) -> int:
+    """Run ``rasterfast demo``: synthesize, build and load; return the exit status."""
     if args.n < 100:
         raise ValueError(f"--n must be at least 100, got {args.n}")
     root = Path(args.out)

@@ -47,6 +47,7 @@ _CHUNK = 16384
 
 
 def register(sub) -> None:
+    """Add the ``export`` subcommand to ``sub``."""
     p = sub.add_parser("export", help="write a stroke store in sketch-rnn's .npz layout",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="a shard directory with a stroke store")
@@ -115,6 +116,7 @@ def sketch_rnn_arrays(path, words=None, max_drawings=None, log=None) -> dict[str
 
 
 def run(args) -> int:
+    """Write the sketch-rnn ``.npz`` file; return the exit status."""
     words = None
     if args.words is not None:
         words = [w.strip() for w in args.words.split(",") if w.strip()]

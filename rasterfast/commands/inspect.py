@@ -18,6 +18,7 @@ example:
 
 
 def register(sub) -> None:
+    """Add the ``inspect`` subcommand to ``sub``."""
     p = sub.add_parser("inspect", help="recipe, counts, rejects and entropy of a shard directory",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR")
@@ -27,6 +28,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """Print what a shard directory holds; return the exit status."""
     from ..format import Reader
 
     reader = Reader(args.dir)

@@ -22,6 +22,7 @@ example:
 
 
 def register(sub) -> None:
+    """Add the ``render`` subcommand to ``sub``."""
     p = sub.add_parser("render", help="re-render a build at another recipe or size",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("build_dir", metavar="DIR", help="a finished build")
@@ -37,6 +38,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """Re-render a build at another recipe; return the exit status."""
     from ..pipeline import rerender
     from ._common import print_summary, refuse_finished, refuse_foreign
 

@@ -15,6 +15,7 @@ example:
 
 
 def register(sub) -> None:
+    """Add the ``verify`` subcommand to ``sub``."""
     p = sub.add_parser("verify", help="check a shard directory's files against its manifest",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR")
@@ -24,6 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    """Check a shard directory against its manifest; return the exit status (1: damaged)."""
     from ..format import verify
 
     report = verify(args.dir, checksums=not args.sizes_only)

@@ -16,5 +16,5 @@ from .order import ORDERS, Partition, get_order, make_order, partition
 from .strokes import StrokeDataset
 from .world import World
 
-__all__ = ["BatchDataset", "ShardDataset", "StrokeDataset", "ShardLoader", "World", "ORDERS", "get_order", "make_order",
-           "partition", "Partition"]
+__all__ = ["BatchDataset", "ShardDataset", "StrokeDataset", "ShardLoader", "World", "ORDERS",
+           "get_order", "make_order", "partition", "Partition"]

@@ -255,8 +255,10 @@ return_key_ids, rank, world_size, order, window, block
         return result
 
     def _strokes(self):
-        """The split's stroke files, with this dataset's bound on mapped bytes (also in a
-        DataLoader worker, whose Reader was unpickled without its maps)."""
+        """The split's stroke files, with this dataset's bound on mapped bytes.
+
+        Also in a DataLoader worker, whose Reader was unpickled without its maps.
+        """
         store = self.reader.strokes(self.split)
         if store.max_mapped_bytes != self._map_budget:
             store.max_mapped_bytes = self._map_budget

@@ -58,8 +58,9 @@ _NPY_KEYS = frozenset(("descr", "fortran_order", "shape"))
 
 
 def _read_npy_header(path: Path, fh) -> tuple:
-    """``(shape, fortran_order, dtype, data offset)`` of the version 1.0 ``.npy`` file open
-    as ``fh``; :class:`ShardFormatError` for anything else.
+    """``(shape, fortran_order, dtype, data offset)`` of the version 1.0 ``.npy`` file ``fh``.
+
+    :class:`ShardFormatError` for anything else.
 
     The checks of numpy's ``read_array_header_1_0`` (a dict of exactly descr,
     fortran_order and shape; a tuple of ints; a bool; a dtype descr) and non-negative

@@ -73,12 +73,14 @@ class IngestResult:
     pieces: list = field(default_factory=list)
 
     def to_json(self) -> dict:
+        """The result as JSON values (rejects as lists), the file a resumed build reads back."""
         d = asdict(self)
         d["rejects"] = [list(r) for r in self.rejects]
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> IngestResult:
+        """The result :meth:`to_json` wrote."""
         from ..errors import Reject
 
         d = dict(d)

@@ -31,7 +31,8 @@ __all__ = ["first_occurrences", "BucketCount", "count_bucket", "word_thresholds"
 KEY_COLUMNS = ["key_id", "order", "word", "input", "record"]
 
 
-def first_occurrences(key_id: np.ndarray, source_rank: np.ndarray, record: np.ndarray) -> np.ndarray:
+def first_occurrences(key_id: np.ndarray, source_rank: np.ndarray,
+                      record: np.ndarray) -> np.ndarray:
     """Mask of the rows to keep: for each key_id, its first row in input order."""
     if len(key_id) == 0:
         return np.zeros(0, bool)
@@ -102,8 +103,11 @@ def count_bucket(groups: dict, bucket: int, splits=("train", "val")) -> BucketCo
 
 def word_thresholds(bucket_counts: list[BucketCount], per_word: int,
                     splits=("train", "val")) -> tuple[dict, dict]:
-    """Where the ``per_word`` cut falls: ``{word: (bucket, k)}`` for words cut inside a
-    bucket (keep the k smallest there), and the words with fewer drawings than the cut."""
+    """Where the ``per_word`` cut falls, and the words it does not reach.
+
+    ``{word: (bucket, k)}`` for words cut inside a bucket (keep the k smallest there),
+    and the words with fewer drawings than the cut.
+    """
     cumulative: dict = defaultdict(int)
     cut: dict = {}
     for bc in sorted(bucket_counts, key=lambda b: b.bucket):
@@ -121,8 +125,9 @@ def word_thresholds(bucket_counts: list[BucketCount], per_word: int,
 
 
 def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val")) -> dict:
-    """Task: for each ``word: k`` of ``ks``, the k-th smallest order hash of the word in
-    this bucket (after dropping repeated key_ids): drawings at or below it are kept.
+    """Task: for each ``word: k`` of ``ks``, the k-th smallest order hash of the word here.
+
+    Drawings at or below it are kept (after dropping repeated key_ids).
 
     Returns ``{word: (threshold, {split: drawings kept in this bucket},
     {input index: drawings of the word cut in this bucket})}``.
@@ -149,9 +154,12 @@ def threshold_bucket(groups: dict, bucket: int, ks: dict, splits=("train", "val"
 
 
 def cut_losses(bucket_counts: list[BucketCount], cut: dict, in_cut_bucket: dict) -> dict:
-    """``{input index: drawings the --per-word cut drops}``: every drawing of a cut word in
-    the buckets past its cut bucket, and in that bucket those above the threshold
-    (``in_cut_bucket``: ``{word: {input: drawings}}`` from :func:`threshold_bucket`)."""
+    """``{input index: drawings the --per-word cut drops}``.
+
+    Every drawing of a cut word in the buckets past its cut bucket, and in that bucket
+    those above the threshold (``in_cut_bucket``: ``{word: {input: drawings}}`` from
+    :func:`threshold_bucket`).
+    """
     lost: dict = defaultdict(int)
     for per_input in in_cut_bucket.values():
         for i, c in per_input.items():
@@ -181,6 +189,7 @@ class RenderUnit:
 
     @property
     def count(self) -> int:
+        """Drawings the unit's shards hold."""
         return sum(self.sizes)
 
 
@@ -194,19 +203,24 @@ class ShardPlan:
 
     @property
     def num_shards(self) -> int:
+        """Shards of the split."""
         return len(self.sizes)
 
     @property
     def count(self) -> int:
+        """Drawings the split's shards hold."""
         return sum(self.sizes)
 
     @property
     def count_kept(self) -> int:
+        """Drawings the buckets keep (the same as :attr:`count` once the sizes are cut)."""
         return sum(n for _, n in self.buckets)
 
     def units(self, most: int) -> list[RenderUnit]:
-        """The render tasks: runs of consecutive shards of at most ``most`` drawings (at
-        least one shard each), each with the buckets its ranks overlap."""
+        """The render tasks: runs of consecutive shards of at most ``most`` drawings.
+
+        At least one shard each; each with the buckets its ranks overlap.
+        """
         runs, first = [], 0
         while first < len(self.sizes):
             last, n = first + 1, self.sizes[first]
@@ -233,9 +247,12 @@ def _cut(n: int, shard_size: int) -> list[int]:
 
 
 def plan_shards(split: str, counts: dict, shard_size: int) -> ShardPlan:
-    """Shards of ``split`` from ``{bucket: drawings kept}``: the split's drawings in bucket
-    (hash) order cut into near-equal shards of at most ``shard_size`` (sizes differ by at
-    most one). Only the total decides the sizes: the buckets say where the drawings are."""
+    """Shards of ``split`` from ``{bucket: drawings kept}``.
+
+    The split's drawings in bucket (hash) order cut into near-equal shards of at most
+    ``shard_size`` (sizes differ by at most one). Only the total decides the sizes: the
+    buckets say where the drawings are.
+    """
     plan = ShardPlan(split, [(b, n) for b, n in sorted(counts.items()) if n])
     plan.sizes = _cut(plan.count_kept, shard_size) if plan.buckets else []
     return plan

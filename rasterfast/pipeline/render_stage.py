@@ -1,5 +1,6 @@
-"""Render: one Dask task per run of consecutive shards of a split (a
-:class:`~rasterfast.pipeline.plan.RenderUnit`), from the shuffle area to finished shards.
+"""Render: one Dask task per run of consecutive shards, from the shuffle area to shards.
+
+Each run of a split is a :class:`~rasterfast.pipeline.plan.RenderUnit`.
 
 The task reads the buckets its shards' ranks overlap, applies the plan to them (first
 occurrence of each key_id, the ``--per-word`` cut), orders their drawings by order hash
@@ -51,9 +52,12 @@ class RenderSpec:
 
 @dataclass
 class RenderResult:
-    """Counters of one task: drawings of its shards, those it rendered now (not done
-    before), and the drawings written per input index. (What the plan drops, repeated
-    key_ids and the ``--per-word`` cut, is counted by the plan, once per bucket.)"""
+    """Counters of one task.
+
+    Drawings of its shards, those it rendered now (not done before), and the drawings
+    written per input index. (What the plan drops, repeated key_ids and the
+    ``--per-word`` cut, is counted by the plan, once per bucket.)
+    """
 
     drawings: int = 0
     rendered: int = 0
@@ -133,9 +137,10 @@ def _bucket_drawings(spec: RenderSpec, split: str, bucket: int, expected: int,
 def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarray]:
     """The drawings of ``unit``'s shards, in order, and their input indices.
 
-    ``groups``: each of the unit's buckets' shuffle-area row groups. Buckets are ranges of the hash, in hash order: the unit's drawings are each bucket's
-    kept drawings in order, one bucket after the other, from row ``unit.skip`` of the
-    first on; only the rows of the unit are copied out of each.
+    ``groups``: each of the unit's buckets' shuffle-area row groups. Buckets are ranges of
+    the hash, in hash order: the unit's drawings are each bucket's kept drawings in order,
+    one bucket after the other, from row ``unit.skip`` of the first on; only the rows of the
+    unit are copied out of each.
     """
     parts, inputs = [], []
     lo, hi = unit.skip, unit.skip + unit.count   # the unit's rows in its buckets' rows
@@ -155,8 +160,10 @@ def _gather(spec: RenderSpec, unit, groups: list) -> tuple[StrokeBatch, np.ndarr
 
 
 def render_unit(spec: RenderSpec, unit, groups: list) -> RenderResult:
-    """Task: write the shards of ``unit`` (a :class:`~rasterfast.pipeline.plan.RenderUnit`)
-    from the shuffle-area row groups of its buckets (``groups``, one list per bucket)."""
+    """Task: write the shards of ``unit`` (a :class:`~rasterfast.pipeline.plan.RenderUnit`).
+
+    From the shuffle-area row groups of its buckets (``groups``, one list per bucket).
+    """
     from ..recipe import Recipe
 
     writer = spec.writer
@@ -203,8 +210,10 @@ def _chunk_buffer(recipe, most: int) -> np.ndarray:
 
 
 def _render_into(sh, batch, recipe, with_entropy: bool, buf: np.ndarray) -> np.ndarray | None:
-    """Render ``batch`` into shard ``sh`` (stream mode) through ``buf``; its entropies when
-    asked."""
+    """Render ``batch`` into shard ``sh`` (stream mode) through ``buf``.
+
+    Returns its entropies when asked, else None.
+    """
     from ..entropy import sketch_entropy
     from ..render import render
 

@@ -82,17 +82,21 @@ _MAX_BUCKET_BITS = 12
 
 
 def default_task_size(kind: str) -> int:
-    """Most drawings a render task writes, by default, for ``kind`` input (see
-    ``build(task_size=...)``): ~67k simplified, ~8k raw."""
+    """Most drawings a render task writes, by default, for ``kind`` input.
+
+    See ``build(task_size=...)``: ~67k simplified, ~8k raw.
+    """
     return max(1, _TASK_BYTES // _ROW_BYTES[kind])
 
 
 def default_bucket_size(kind: str, n_est: int = 0, flush_rows: int | None = None) -> int:
-    """Drawings per bucket by default for ``kind`` input and about ``n_est`` drawings (see
-    ``build(bucket_size=...)``): at most a quarter of :func:`default_task_size` (16k
+    """Drawings per bucket by default for ``kind`` input and about ``n_est`` drawings.
+
+    See ``build(bucket_size=...)``: at most a quarter of :func:`default_task_size` (16k
     simplified, 2k raw), fewer for small builds, so that they have 16 buckets (never
     under 1024 drawings a bucket); but more where an input flush holds ``flush_rows``
-    drawings (typically), so that its row groups hold ~1000 each (many small inputs)."""
+    drawings (typically), so that its row groups hold ~1000 each (many small inputs).
+    """
     most = default_task_size(kind) // _BUCKETS_PER_TASK
     size = min(most, max(_MIN_BUCKET_ROWS, n_est // _MIN_BUCKETS))
     if flush_rows:
@@ -105,9 +109,11 @@ def _input_bytes(src) -> int:
 
 
 def _row_bytes(sources, kind: str) -> int:
-    """Bytes of text per drawing: measured on the first 256 KB of the first text input
-    (raw input drawn simplified has ~9x the rows' bytes of the recipe's kind), else
-    ``_ROW_BYTES[kind]``."""
+    """Bytes of text per drawing, measured on the first 256 KB of the first text input.
+
+    Raw input drawn simplified has ~9x the rows' bytes of the recipe's kind; without a
+    text input, ``_ROW_BYTES[kind]``.
+    """
     for src in sources[:1]:
         if src.format == "bin":
             break
@@ -250,8 +256,10 @@ class _Clock:
         self.startup = 0.0
 
     def started(self, counted: bool) -> None:
-        """The workers are ready (a cluster started): stages are timed from now on, and
-        the tasks' CPU counts in ``cpu_s`` unless they run in this process (``counted``)."""
+        """The workers are ready (a cluster started): stages are timed from now on.
+
+        The tasks' CPU counts in ``cpu_s`` unless they run in this process (``counted``).
+        """
         self.counted = counted
         now = time.perf_counter()
         self.startup = round(now - self.start, 3)
@@ -295,8 +303,11 @@ class _Clock:
 
 def _run_stage(clock: _Clock, stage: str, fn, arglists: list, count, *, label=None,
                scheduler, workers, client, progress: bool, stream) -> list:
-    """Compute ``fn(*args)`` for every ``args`` of ``arglists`` as measured tasks; their
-    results, in order. ``count(result)`` is the drawings a result reports (progress)."""
+    """Compute ``fn(*args)`` for every ``args`` of ``arglists`` as measured tasks.
+
+    Returns their results, in order. ``count(result)`` is the drawings a result reports
+    (for the progress line).
+    """
     from dask import delayed
 
     tasks = [delayed(_measured, pure=False)(fn, *args) for args in arglists]
@@ -332,7 +343,7 @@ WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 512 << 20, "MALLOC_MMAP_THRESHOLD_": 
 
 
 def _worker_environ() -> dict:
-    """distributed's environment for new worker processes, with :data:`WORKER_MALLOC`."""
+    """Distributed's environment for new worker processes, with :data:`WORKER_MALLOC`."""
     import dask
 
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
@@ -342,10 +353,13 @@ def _worker_environ() -> dict:
 
 def _client(scheduler: str, workers: int | None = None, n_est: int = 0, stream=None,
             announce: bool = False):
-    """``(client, cluster)`` for ``scheduler``: a new LocalCluster of ``workers`` processes
-    of one thread ("local", or "auto" for a big build), a client of the scheduler at an
-    address, or ``(None, None)`` for Dask's local schedulers. The dashboard's address is
-    printed to ``stream`` when ``announce`` and there is one."""
+    """``(client, cluster)`` for ``scheduler``.
+
+    A new LocalCluster of ``workers`` processes of one thread ("local", or "auto" for a
+    big build), a client of the scheduler at an address, or ``(None, None)`` for Dask's
+    local schedulers. The dashboard's address is printed to ``stream`` when ``announce``
+    and there is one.
+    """
     if scheduler in SCHEDULERS or (scheduler == "auto" and not _wants_cluster(
             scheduler, workers, n_est)):
         return None, None
@@ -410,8 +424,11 @@ class _Measured:
 
 
 def _measured(fn, *args):
-    """Run ``fn(*args)`` as a task, measured (the CPU of this thread only: the tasks
-    are single-threaded, and other tasks may share the process)."""
+    """Run ``fn(*args)`` as a task, measured.
+
+    The CPU of this thread only: the tasks are single-threaded, and other tasks may
+    share the process.
+    """
     t0 = time.thread_time()
     result = fn(*args)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,5 +1,7 @@
-"""Kaggle CSVs: train ``countrycode,drawing,key_id,recognized,timestamp,word`` and test
-``key_id,countrycode,drawing``, simplified or raw; columns found by header name.
+"""Kaggle CSVs, simplified or raw, train and test; columns found by header name.
+
+Train ``countrycode,drawing,key_id,recognized,timestamp,word``, test
+``key_id,countrycode,drawing``.
 
 Read with pyarrow's streaming CSV reader in blocks of ``block_size`` bytes:
 every column as bytes (so ``NA``, Namibia, stays a country, and a bad key_id or

@@ -144,7 +144,8 @@ def text_metadata(cols: dict, n: int, records: np.ndarray, source: str, ctx: Rea
         if ctx.word_set is not None:
             has_word = (word.is_valid().to_numpy(zero_copy_only=False)
                         & (pc.utf8_length(word.fill_null("")).to_numpy(zero_copy_only=False) > 0))
-            mark(has_word & (labels < 0), word, f"word not in the word list ({len(ctx.words)} words)")
+            mark(has_word & (labels < 0), word,
+                 f"word not in the word list ({len(ctx.words)} words)")
     for i in sorted(bad_reason):
         ctx.reject(rejects, source, int(records[i]), -1, bad_reason[i])
     return out, good

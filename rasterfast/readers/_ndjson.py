@@ -31,8 +31,8 @@ def _span_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped
 
     Null where ``starts`` < 0; a row is no Unicode when it escapes a lone surrogate
     (``"\ud800"``). The kernel has checked that every string is valid JSON text
-    (well-formed UTF-8, valid escapes). Escapes (rare: a word with a quote or non-ASCII text) are decoded
-    row by row; everything else is one vectorised gather.
+    (well-formed UTF-8, valid escapes). Escapes (rare: a word with a quote or non-ASCII
+    text) are decoded row by row; everything else is one vectorised gather.
     """
     present = starts >= 0
     lengths = np.where(present, ends - starts, 0)
@@ -127,7 +127,8 @@ def read_ndjson(src: Source, ctx: ReadContext) -> Iterator[StrokeBatch]:
             records_all = np.arange(line_no, line_no + len(starts), dtype=np.int64)
             line_no += len(starts)
             keep = status != Status.J_BLANK          # blank lines are not records
-            spans, escaped, status, err_off = spans[keep], escaped[keep], status[keep], err_off[keep]
+            spans, escaped = spans[keep], escaped[keep]
+            status, err_off = status[keep], err_off[keep]
             records = records_all[keep]
             n = len(records)
             if n == 0:

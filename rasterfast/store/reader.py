@@ -220,8 +220,10 @@ class StrokeSet:
         return sh
 
     def _hold(self, wanted: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-        """Map the files ``wanted`` (distinct); return them (held for the caller's call),
-        their addresses and sizes, and unmap the least recent others past the bound.
+        """Map the files ``wanted`` (distinct); return them, their addresses and sizes.
+
+        The maps returned are held for the caller's call; the least recent others past
+        the bound are unmapped.
         """
         keys = wanted.tolist()
         with self._lock:
