@@ -525,3 +525,51 @@ def test_fuzz_campaign_chunks_at_once_keep_each_others_counts(tmp_path):
     runs = json.loads(ledger.read_text())["runs"]["bin"]
     assert {k: v["inputs"] for k, v in runs.items()} == {"5": 300, "6": 300}
     assert not (tmp_path / "found" / "bin").exists()    # no finding, no input left
+
+
+def test_a_cached_reference_error_keeps_no_caller_alive():
+    # A cached error with a traceback (its own, its __cause__'s, or the one each raise
+    # hangs on it) keeps the frames of the stack alive, the checker's batches with them: the
+    # ASan campaign's ndjson chunk grew past 2.3 GB. The first call below caches the error,
+    # the second raises it from the cache; neither may keep its caller's locals.
+    import gc
+    import weakref
+
+    from bench.fuzz._contract import cached_reference
+
+    class Batches:
+        pass
+
+    @cached_reference
+    def reference(text):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError("not JSON") from err
+
+    def check(text):
+        batches = Batches()
+        with pytest.raises(ValueError, match="not JSON"):
+            reference(text)
+        return weakref.ref(batches)
+
+    alive = [check("{"), check("{")]
+    gc.collect()
+    assert [r() for r in alive] == [None, None]
+
+
+def test_a_cached_reference_error_keeps_its_type_and_message():
+    from bench.fuzz._contract import cached_reference
+
+    @cached_reference
+    def reference(text):
+        return json.loads(text)
+
+    for _ in range(2):   # computed, then from the cache
+        with pytest.raises(json.JSONDecodeError, match="Expecting value") as info:
+            reference("[1, ")
+        assert info.value.pos == 4 and info.value.__traceback__ is not None
+    with pytest.raises(UnicodeDecodeError):
+        reference(b"\xff")
+    with pytest.raises(UnicodeDecodeError):
+        reference(b"\xff")
