@@ -573,3 +573,27 @@ def test_a_cached_reference_error_keeps_its_type_and_message():
         reference(b"\xff")
     with pytest.raises(UnicodeDecodeError):
         reference(b"\xff")
+
+
+@pytest.mark.parametrize("field", [b"word", b"countrycode"])
+def test_ndjson_reference_refuses_an_escaped_lone_surrogate(tmp_path, field):
+    # a false finding of the campaign (ndjson, seed 305, input 38,955, ASan): a word
+    # "cra\ud800yon" is a reject of the reader ("not valid Unicode"), while json.loads
+    # decodes it to a str with a lone surrogate; the reference now refuses it too. A
+    # surrogate pair is one character, accepted by both.
+    from bench.fuzz.readers import check_ndjson, ndjson_reference
+
+    value = {b"word": b"cat", b"countrycode": b"US"}[field]
+    lone = LINE.replace(b'"%s":"%s"' % (field, value), b'"%s":"c\\ud800t"' % field)
+    pair = LINE.replace(b'"%s":"%s"' % (field, value), b'"%s":"c\\ud83d\\ude00t"' % field)
+    assert lone != LINE and pair != LINE
+    with pytest.raises(ValueError, match="lone surrogate"):
+        ndjson_reference(lone, "simplified")
+    check_ndjson(lone + b"\n" + LINE)
+    check_ndjson(pair + b"\n" + LINE)
+    kept, rejects, _ = _read(tmp_path, "lone.ndjson", lone + b"\n" + LINE)
+    assert kept == 1 and [(r.record, r.reason) for r in rejects] == [
+        (0, f"{field.decode()} is not valid Unicode (an escaped lone surrogate)")]
+    kept, rejects, batches = _read(tmp_path, "pair.ndjson", pair)
+    assert kept == 1 and not rejects
+    assert getattr(batches[0], field.decode())[0] == "c\U0001f600t"

@@ -83,7 +83,9 @@ def ndjson_reference(line: bytes, kind: str):
     """What one ndjson line holds, as ``(drawing, metadata)``; ValueError when invalid.
 
     ``metadata`` has only what the line gives. word, countrycode and timestamp are JSON
-    strings, key_id a string or integer of 1-19 digits, recognized a boolean; null is absent.
+    strings that are Unicode text (no escaped lone surrogate, which json.loads decodes and
+    the reader refuses), key_id a string or integer of 1-19 digits, recognized a boolean;
+    null is absent.
     """
     obj = json_strict(line)
     if not isinstance(obj, dict) or "drawing" not in obj:
@@ -95,6 +97,10 @@ def ndjson_reference(line: bytes, kind: str):
         if v is not None and not isinstance(v, str):
             raise ValueError(f"{name} is not a string")
         if v is not None:
+            try:     # json.loads decodes "\ud800" to a lone surrogate: no Unicode text
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{name} is not valid Unicode (a lone surrogate)") from None
             meta[name] = v
     key = obj.get("key_id")
     if key is not None:
