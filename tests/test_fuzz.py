@@ -597,3 +597,36 @@ def test_ndjson_reference_refuses_an_escaped_lone_surrogate(tmp_path, field):
     kept, rejects, batches = _read(tmp_path, "pair.ndjson", pair)
     assert kept == 1 and not rejects
     assert getattr(batches[0], field.decode())[0] == "c\U0001f600t"
+
+
+@pytest.mark.parametrize("stamp, kept", [
+    (b"2017-03-22 22:54:54.8119 UTC", "2017-03-22T22:54:54.811900"),
+    (b"2017-03-22 22:54:54.811900", "2017-03-22T22:54:54.811900"),
+    (b"2017-03-22T22:54:54 UTC", "2017-03-22T22:54:54.000000"),
+    (b"2017-03-22 22:54:54.8119  UTC", None),     # the campaign's finding (seed 306)
+    (b"2017-03-22 UTC 22:54:54", None),           # " UTC" was removed wherever it stood
+    (b"2017-03-22 22:54:54 UTC UTC", None),
+    (b"2017-03-22 22:54:54   ", None),            # trailing spaces were trimmed
+    (b"2017-03-22 22:54:54.1234567", None),       # more than microseconds
+    (b"2017-13-22 22:54:54", None),               # the pattern, not a date: another reason
+])
+def test_a_timestamp_is_read_exactly_or_rejected(tmp_path, stamp, kept):
+    # a finding of the campaign (ndjson, seed 306, input 26,943, ASan): the reader took
+    # "2017-03-22 22:54:54.8119  UTC" (two spaces) for a timestamp, since it removed " UTC"
+    # anywhere in the text and then trimmed spaces; the reference refused it. A timestamp
+    # is now Kaggle's or Google's form (a T for the space, 1-6 fraction digits, one
+    # " UTC" at the end) or a reject, in ndjson and CSV alike.
+    from bench.fuzz.readers import check_csv, check_ndjson
+
+    line = LINE.replace(b"2017-03-08 21:12:07.26604 UTC", stamp)
+    row = ROW.replace(b"2017-03-08 21:12:07.266040", stamp)
+    assert line != LINE and row != ROW
+    check_ndjson(line + b"\n" + LINE)
+    check_csv(HEADER + row + ROW)
+    for name, data in (("t.ndjson", line), ("t.csv", HEADER + row)):
+        n, rejects, batches = _read(tmp_path, name, data)
+        if kept is None:
+            assert n == 0 and len(rejects) == 1 and "timestamp" in rejects[0].reason, name
+        else:
+            assert n == 1 and not rejects, name
+            assert str(batches[0].timestamp[0]) == kept, name

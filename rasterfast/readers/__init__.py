@@ -63,7 +63,10 @@ def read_drawings(paths: str | os.PathLike | Iterable[str | os.PathLike],
         What is bad: an ndjson line that ``json.loads`` refuses, or whose
         ``drawing`` is no array, or whose metadata has the wrong JSON type
         (word, countrycode, timestamp: strings; key_id: a string or number;
-        recognized: a boolean; null is absent); a CSV line that is not UTF-8,
+        recognized: a boolean; null is absent), or a text field that escapes a lone
+        surrogate; in either format, a key_id that is not 1-19 digits or a timestamp
+        not of the form ``2017-03-08 21:12:07.266040`` (a ``T`` for the space, a
+        fraction of 1-6 digits or none, one `` UTC`` at the end); a CSV line that is not UTF-8,
         has the wrong number of fields, or holds a quote that does not enclose
         a whole value (rasterfast reads CSVs one row per line); a ``.bin``
         record with a non-ASCII country code (corrupt: the file breaks there).

@@ -21,7 +21,11 @@ from ..parse import DEFAULT_MAX_POINTS, DEFAULT_MAX_STROKES, detect_kind, parse_
 __all__ = ["ReadContext", "text_metadata", "assemble", "first_kind"]
 
 _KEY_RE = r"^[0-9]{1,19}$"
-_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
+#: A timestamp: Kaggle's ``2017-03-08 21:12:07.266040``, Google's ``2017-03-08
+#: 21:12:07.26604 UTC``; a ``T`` may stand for the space, the fraction has 1-6 digits
+#: (microseconds, what the batch keeps) or none, `` UTC`` may end it once. Nothing else:
+#: a timestamp that differs otherwise is a reject, not read approximately.
+_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?( UTC)?$"
 _TRUE = ("True", "true", "1")
 _FALSE = ("False", "false", "0")
 
@@ -118,10 +122,12 @@ def text_metadata(cols: dict, n: int, records: np.ndarray, source: str, ctx: Rea
     if ts is None:
         out["timestamp"] = np.full(n, NO_TIMESTAMP)
     else:
-        ts = pc.utf8_rtrim(pc.replace_substring(ts, " UTC", ""), characters=" ")
         present = ts.is_valid().to_numpy(zero_copy_only=False)
         ok = pc.match_substring_regex(ts, _TS_RE).fill_null(False).to_numpy(zero_copy_only=False)
-        mark(present & ~ok, ts, "timestamp must look like 2017-03-08 21:12:07.266040")
+        mark(present & ~ok, ts, "timestamp must look like 2017-03-08 21:12:07.266040 "
+             "(' UTC' after it allowed)")
+        # " UTC" only at the end (the pattern): the suffix off, the rest as Arrow reads it
+        ts = pc.replace_substring_regex(ts, " UTC$", "")
         filled = pc.if_else(pa.array(ok), ts, pa.scalar("1970-01-01 00:00:00"))
         try:
             stamps = pc.cast(filled, pa.timestamp("us")).to_numpy(zero_copy_only=False)
