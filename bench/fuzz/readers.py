@@ -247,6 +247,12 @@ def _check_csv(data: bytes, name: str):
                 if c in col:
                     require(b.__dict__[c][i] == row[col[c]],
                             f"{what}: {c} {b.__dict__[c][i]!r} vs {row[col[c]]!r}")
+            if "timestamp" in col:
+                text = row[col["timestamp"]]
+                m = _TS.fullmatch(text)
+                require(m is not None and b.timestamp[i] == np.datetime64(
+                    m[1].replace(" ", "T"), "us"), f"{what}: timestamp {b.timestamp[i]} "
+                    f"from {text!r}")
             if "key_id" in col:
                 require(str(b.key_id[i]) == row[col["key_id"]].lstrip("0") or
                         (int(b.key_id[i]) == 0 and set(row[col["key_id"]]) == {"0"}),
