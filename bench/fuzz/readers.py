@@ -114,13 +114,17 @@ def ndjson_reference(line: bytes, kind: str):
         if not isinstance(rec, bool):
             raise ValueError("recognized is not a boolean")
         meta["recognized"] = int(rec)
-    ts = meta.get("timestamp")
-    if ts is not None:
-        m = _TS.fullmatch(ts)
-        if not m:
-            raise ValueError("timestamp format")
-        meta["timestamp"] = np.datetime64(m[1].replace(" ", "T"), "us")  # ValueError if bad
+    if meta.get("timestamp") is not None:
+        meta["timestamp"] = reference_timestamp(meta["timestamp"])
     return drawing, meta
+
+
+def reference_timestamp(text: str) -> np.datetime64:
+    """The time ``text`` stands for (ndjson and CSV alike); ValueError when invalid."""
+    m = _TS.fullmatch(text)
+    if not m:
+        raise ValueError("timestamp format")
+    return np.datetime64(m[1].replace(" ", "T"), "us")   # ValueError if no such date
 
 
 def _check_meta(batch, i, meta, what):
@@ -249,10 +253,13 @@ def _check_csv(data: bytes, name: str):
                             f"{what}: {c} {b.__dict__[c][i]!r} vs {row[col[c]]!r}")
             if "timestamp" in col:
                 text = row[col["timestamp"]]
-                m = _TS.fullmatch(text)
-                require(m is not None and b.timestamp[i] == np.datetime64(
-                    m[1].replace(" ", "T"), "us"), f"{what}: timestamp {b.timestamp[i]} "
-                    f"from {text!r}")
+                try:
+                    stamp = reference_timestamp(text)
+                except ValueError as err:
+                    raise ContractViolation(f"{what} accepted, its timestamp {text!r} is "
+                                            f"invalid ({err})") from None
+                require(b.timestamp[i] == stamp, f"{what}: timestamp {b.timestamp[i]} "
+                        f"from {text!r}")
             if "key_id" in col:
                 require(str(b.key_id[i]) == row[col["key_id"]].lstrip("0") or
                         (int(b.key_id[i]) == 0 and set(row[col["key_id"]]) == {"0"}),
