@@ -18,8 +18,9 @@ with ``--raw N``, raw drawings to time3 128 px and to gray 64 px (simplified at 
 
 Peak memory is the maximum RSS of every process that ran tasks (the build's own with 1
 worker, on threads; each LocalCluster worker with 2), for 10% of the input, all of it, and
-``--big`` times as much: a render task holds its drawings (at most ``task_size``) and one
-bucket, both capped, so memory per worker stays flat as the input grows. CPU seconds
+``--big`` times as much (``rasterfast synth`` makes 40 files, so their rows grow with the
+input: an ingest task holds one flush, up to 200k rows; see ``build(task_size=...)`` for
+what else a worker holds and how it grows). CPU seconds
 (user + system, all threads, worker processes included) are reported next to wall time:
 "per core" means per CPU-second. Per stage, the tasks' CPU seconds give how busy the
 workers were, a measure of parallel efficiency that a loaded machine disturbs less than

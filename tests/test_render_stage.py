@@ -9,6 +9,7 @@ from rasterfast.pipeline import build, render_stage
 
 @pytest.mark.parametrize("recipe", ["time3", "gray"])
 def test_reused_buckets_give_the_same_shards(tmp_path, data_dir, monkeypatch, recipe):
+    # one bucket per split kept for the next task (the splits' tasks interleave)
     files = sorted((data_dir / "kaggle" / "train_raw").iterdir())[:10]
     reads = []
     real_read_groups = render_stage.read_groups
@@ -19,9 +20,9 @@ def test_reused_buckets_give_the_same_shards(tmp_path, data_dir, monkeypatch, re
 
     monkeypatch.setattr(render_stage, "read_groups", counting_read_groups)
     manifests = {}
-    default = render_stage._RECENT_BUCKETS_MOST
+    default = render_stage._RECENT_BUCKETS_PER_TASK
     for most in (default, 0):   # 0: every task reads its buckets
-        monkeypatch.setattr(render_stage, "_RECENT_BUCKETS_MOST", most)
+        monkeypatch.setattr(render_stage, "_RECENT_BUCKETS_PER_TASK", most)
         render_stage._RECENT_BUCKETS.clear()
         reads.clear()
         manifests[most] = build(files, tmp_path / f"{recipe}{most}", recipe, size=16,

@@ -511,12 +511,15 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         shards (one at least: a shard larger than this is one task). Default: the
         drawings spread over four tasks per worker, rounded down to whole shards, at
         most :func:`default_task_size` (~67k simplified, ~8k raw). A render task holds
-        in memory the shuffle-area table of the buckets it overlaps (its drawings and at
-        most two buckets more), its drawings as a StrokeBatch, and a 16 MB image buffer:
-        measured at 1M simplified drawings, 2 workers, 64 px: 409 MB peak RSS a worker
-        process, of which ~100-150 MB are the libraries (so ~250 MB a task of 67k
-        drawings, Arrow's allocator keeping freed memory included). Both caps hold from
-        about 500k drawings on, so the peak stays flat as the input grows.
+        in memory the buckets it overlaps (decoded and sorted; the last one is kept for
+        the next task of its process), its drawings as a StrokeBatch, and a 16 MB
+        image buffer; an ingest task holds one flush of its input (min(rows, 200k)
+        drawings). Measured, 64 px gray, peak RSS a process (~250 MB of it the
+        libraries and the kept heap): 1M drawings in 25k-row inputs 369 MB; 4M in
+        100k-row inputs 488 MB (the ingest's flushes); 4M in 25k-row inputs 481 MB (the
+        render's 125k-drawing buckets, see ``bucket_size``). So memory grows with the
+        input files (up to 200k rows) and, where inputs are small, with the buckets;
+        pass a smaller ``bucket_size`` to bound it at the cost of smaller row groups.
         The shards do not depend on it nor on the workers.
     images : bool
         Render and store the images. False: only the stroke store (every shard's
