@@ -518,9 +518,10 @@ def build(inputs, out, recipe="gray", *, size: int | None = None, shard_size: in
         libraries and the kept heap; ``bench/bench_build_memory.py``): 1M drawings in
         25k-row inputs 338 MB; 4M in 100k-row inputs 486 MB (the ingest's flushes); 4M
         in 25k-row inputs 489 MB (the render's 125k-drawing buckets, see
-        ``bucket_size``; 412 MB with 31k-drawing buckets, for 31% more CPU). So memory grows with the
-        input files (up to 200k rows) and, where inputs are small, with the buckets;
-        pass a smaller ``bucket_size`` to bound it at the cost of smaller row groups.
+        ``bucket_size``; 412 MB with 31k-drawing buckets, for 31% more CPU). So memory
+        grows with the input files (up to 200k rows) and, where inputs are small, with
+        the buckets; pass a smaller ``bucket_size`` to bound it at the cost of smaller
+        row groups.
         The shards do not depend on it nor on the workers.
     images : bool
         Render and store the images. False: only the stroke store (every shard's
