@@ -91,7 +91,7 @@ def _select(table: pa.Table, spec: RenderSpec, split: str) -> np.ndarray:
 #: per render task running in this process (one in a LocalCluster worker, W on W
 #: threads). It kept two of any split before, the end buckets of a task: one more bucket
 #: held while each task renders (4M drawings in 25k-row inputs, 125k-drawing buckets,
-#: 1 worker: the render stage's peak RSS 563 -> 483 MB, same task CPU).
+#: 1 worker: the render stage's peak RSS 563 -> 481 MB, same reads).
 _RECENT_BUCKETS: OrderedDict = OrderedDict()
 _RECENT_BUCKETS_PER_TASK = 1              # 0: no cache (every task reads its buckets)
 _RECENT_BUCKETS_LOCK = threading.Lock()
